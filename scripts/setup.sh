@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Set up everything hf_contrastive needs on a fresh Debian machine, idempotently:
+#   1. WordNet 3.0 from Debian (synonym substitution for CLEAR works offline);
+#   2. a virtual environment .venv in the repository root;
+#   3. the package, editable, with its test extra.
+# Safe to run again: each step is skipped or is a no-op when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -f /usr/share/wordnet/data.noun ] || [ ! -f /usr/share/wordnet/index.sense ]; then
+    echo "[setup] installing WordNet from Debian (wordnet-base, wordnet-sense-index)"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq || true
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        wordnet-base wordnet-sense-index >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    echo "[setup] creating .venv"
+    python3 -m venv .venv
+fi
+
+echo "[setup] installing hf_contrastive[test] (editable) into .venv"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+echo "[setup] done"
