@@ -124,35 +124,39 @@ class _LogSumExpExcludingSelf(torch.autograd.Function):
     @staticmethod
     def forward(ctx, anchors: Tensor, columns: Tensor, self_index: Tensor, scale: float, chunk_size: int):
         num_anchors = anchors.shape[0]
-        lse = anchors.new_empty(num_anchors)
+        row_max = anchors.new_empty(num_anchors, 1)
+        row_total = anchors.new_empty(num_anchors, 1)
         keep_softmax = chunk_size >= num_anchors
         softmax = None
         for start in range(0, num_anchors, chunk_size):
             stop = min(start + chunk_size, num_anchors)
-            logits = _masked_logits(anchors[start:stop], columns, self_index[start:stop], scale)
-            lse[start:stop] = torch.logsumexp(logits, dim=1)
+            # log-sum-exp in place (torch.logsumexp allocates two more matrices of this size)
+            probabilities = _softmax_numerator(
+                anchors[start:stop], columns, self_index[start:stop], scale, row_max[start:stop], out_row_max=True
+            )
+            torch.sum(probabilities, dim=1, keepdim=True, out=row_total[start:stop])
             if keep_softmax:
-                softmax = logits.sub_(lse[start:stop, None]).exp_()
+                softmax = probabilities.div_(row_total)
         ctx.scale = scale
         ctx.chunk_size = chunk_size
-        ctx.save_for_backward(anchors, columns, self_index, lse)
+        ctx.save_for_backward(anchors, columns, self_index, row_max, row_total)
         ctx.softmax = softmax
-        return lse
+        return (row_max + row_total.log()).squeeze(1)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_lse: Tensor):
-        anchors, columns, self_index, lse = ctx.saved_tensors
+        anchors, columns, self_index, row_max, row_total = ctx.saved_tensors
         scale, chunk_size = ctx.scale, ctx.chunk_size
         grad_anchors = torch.empty_like(anchors)
         grad_columns = torch.zeros_like(columns)
         for start in range(0, anchors.shape[0], chunk_size):
             stop = min(start + chunk_size, anchors.shape[0])
             if ctx.softmax is not None:
-                weights = ctx.softmax
-            else:
-                weights = _masked_logits(anchors[start:stop], columns, self_index[start:stop], scale)
-                weights.sub_(lse[start:stop, None]).exp_()
+                weights = ctx.softmax  # consumed in place: a second backward recomputes it
+            else:  # the same operations as the forward pass, so the same bits
+                weights = _softmax_numerator(anchors[start:stop], columns, self_index[start:stop], scale, row_max[start:stop])
+                weights.div_(row_total[start:stop])
             # d lse_i / d logit_ik = softmax_ik; d logit_ik = scale * (a_i . dc_k + da_i . c_k)
             weights.mul_(grad_lse[start:stop, None] * scale)
             torch.mm(weights, columns, out=grad_anchors[start:stop])
@@ -161,10 +165,17 @@ class _LogSumExpExcludingSelf(torch.autograd.Function):
         return grad_anchors, grad_columns, None, None, None
 
 
-def _masked_logits(anchors: Tensor, columns: Tensor, self_index: Tensor, scale: float) -> Tensor:
+def _softmax_numerator(
+    anchors: Tensor, columns: Tensor, self_index: Tensor, scale: float, row_max: Tensor, out_row_max: bool = False
+) -> Tensor:
+    """``exp(logits - row_max)`` with the self column at 0, computed in place in one matrix.
+
+    With ``out_row_max=True`` the row maxima are computed and written into ``row_max``."""
     logits = torch.mm(anchors, columns.T).mul_(scale)
     logits[torch.arange(anchors.shape[0], device=anchors.device), self_index] = float("-inf")
-    return logits
+    if out_row_max:
+        torch.amax(logits, dim=1, keepdim=True, out=row_max)
+    return logits.sub_(row_max).exp_()
 
 
 # ----------------------------------------------------------------------------------------------

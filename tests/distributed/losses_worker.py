@@ -44,7 +44,8 @@ def loss_and_gradient(loss_name, model, inputs, labels, **kwargs):
 
 
 def main(out_dir: Path) -> None:
-    state = Accelerator().state  # reads ACCELERATE_USE_CPU, unlike a bare PartialState()
+    accelerator = Accelerator()  # reads ACCELERATE_USE_CPU, unlike a bare PartialState()
+    state = accelerator.state
     rank, world_size = state.process_index, state.num_processes
     start = sum(LOCAL_SIZES[:rank])
     stop = start + LOCAL_SIZES[rank]
@@ -63,6 +64,8 @@ def main(out_dir: Path) -> None:
             "grad_scale": ref_grad.abs().max().item(),
         }
     (out_dir / f"rank{rank}.json").write_text(json.dumps(result))
+    # without this, gloo's threads can abort the interpreter at exit
+    accelerator.end_training()
 
 
 if __name__ == "__main__":
