@@ -21,5 +21,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 echo "[setup] installing hf_contrastive[test] (editable) into .venv"
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+# (this machine's pip configuration names index folders that may be missing: drop those warnings)
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 \
+    | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 echo "[setup] done"
