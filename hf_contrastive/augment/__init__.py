@@ -1,0 +1,34 @@
+"""View generation for contrastive learning: SimCLR's image augmentations (``vision``)."""
+
+from .vision import (
+    CIFAR10_MEAN,
+    CIFAR10_STD,
+    DIGITS_MEAN,
+    DIGITS_STD,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    PRESETS,
+    BatchedSimCLRViews,
+    MultiViewTransform,
+    SimCLRViewTransform,
+    default_blur_kernel_size,
+    sample_crop_boxes,
+    to_uint8_tensor,
+)
+
+
+__all__ = [
+    "BatchedSimCLRViews",
+    "CIFAR10_MEAN",
+    "CIFAR10_STD",
+    "DIGITS_MEAN",
+    "DIGITS_STD",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "MultiViewTransform",
+    "PRESETS",
+    "SimCLRViewTransform",
+    "default_blur_kernel_size",
+    "sample_crop_boxes",
+    "to_uint8_tensor",
+]
