@@ -3,7 +3,7 @@ transformers models.
 
 Importing the package registers its configs, models and image processor with transformers' Auto
 classes (`AutoConfig`, `AutoModel`, `AutoModelForPreTraining`, `AutoModelForImageClassification`,
-`AutoImageProcessor`), so saved folders load without `trust_remote_code` where it is installed.
+`AutoModelForSequenceClassification`, `AutoImageProcessor`), so saved folders load without `trust_remote_code` where it is installed.
 """
 
 from transformers import (
@@ -12,9 +12,14 @@ from transformers import (
     AutoModel,
     AutoModelForImageClassification,
     AutoModelForPreTraining,
+    AutoModelForSequenceClassification,
 )
 
 from .modeling import (
+    CLEARConfig,
+    CLEARForPreTraining,
+    CLEARForSequenceClassification,
+    CLEARModel,
     NTXentLoss,
     SimCLRConfig,
     SimCLRForImageClassification,
@@ -33,9 +38,17 @@ AutoConfig.register("simclr", SimCLRConfig, exist_ok=True)
 AutoModel.register(SimCLRConfig, SimCLRModel, exist_ok=True)
 AutoModelForPreTraining.register(SimCLRConfig, SimCLRForPreTraining, exist_ok=True)
 AutoModelForImageClassification.register(SimCLRConfig, SimCLRForImageClassification, exist_ok=True)
+AutoConfig.register("clear", CLEARConfig, exist_ok=True)
+AutoModel.register(CLEARConfig, CLEARModel, exist_ok=True)
+AutoModelForPreTraining.register(CLEARConfig, CLEARForPreTraining, exist_ok=True)
+AutoModelForSequenceClassification.register(CLEARConfig, CLEARForSequenceClassification, exist_ok=True)
 AutoImageProcessor.register(SimCLRConfig, image_processor_classes={"torchvision": SimCLRImageProcessor}, exist_ok=True)
 
 __all__ = [
+    "CLEARConfig",
+    "CLEARForPreTraining",
+    "CLEARForSequenceClassification",
+    "CLEARModel",
     "LARS",
     "NTXentLoss",
     "SimCLRConfig",

@@ -4,9 +4,17 @@ Flat on purpose: transformers' ``trust_remote_code`` copies a modeling file and 
 relative imports, nothing else.
 """
 
+from .configuration_clear import CLEARConfig
 from .configuration_simclr import SimCLRConfig
 from .image_processing_simclr import SimCLRImageProcessor
 from .losses import NTXentLoss, SupConLoss, gather_with_grad, supervised_contrastive_loss
+from .modeling_clear import (
+    CLEARForPreTraining,
+    CLEARForSequenceClassification,
+    CLEARModel,
+    CLEARPreTrainedModel,
+    CLEARPreTrainingOutput,
+)
 from .modeling_simclr import (
     SimCLRForImageClassification,
     SimCLRForPreTraining,
@@ -16,6 +24,12 @@ from .modeling_simclr import (
 )
 
 __all__ = [
+    "CLEARConfig",
+    "CLEARForPreTraining",
+    "CLEARForSequenceClassification",
+    "CLEARModel",
+    "CLEARPreTrainedModel",
+    "CLEARPreTrainingOutput",
     "NTXentLoss",
     "SimCLRConfig",
     "SimCLRForImageClassification",

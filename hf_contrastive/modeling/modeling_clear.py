@@ -1,0 +1,348 @@
+# Copyright 2026 The hf_contrastive authors. Apache-2.0.
+"""CLEAR (Wu et al. 2020, arXiv 2012.15466) sentence encoders as transformers models.
+
+- `CLEARModel`: the encoder f (any BERT-family transformers encoder); `pooler_output` is the
+  sentence embedding (`[CLS]` output or masked mean, `config.pooling`).
+- `CLEARForPreTraining`: f + an MLM head + a projection head g; the loss is
+  `mlm_weight * MLM + contrastive_weight * NT-Xent(g(f(view_a)), g(f(view_b)))`.
+- `CLEARForSequenceClassification`: f + a linear classifier (fine-tuning or, with
+  `freeze_encoder`, linear evaluation).
+
+This file and its same-folder imports are copied next to every saved model, so a folder or Hub
+repository loads with `trust_remote_code=True` without this package installed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Union
+
+import torch
+from torch import nn
+from transformers import AutoModel, PreTrainedModel
+from transformers import initialization as init
+from transformers.activations import ACT2FN
+from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceClassifierOutput
+from transformers.utils import ModelOutput
+
+from .configuration_clear import CLEARConfig
+from .losses import supervised_contrastive_loss
+
+
+_AUTO_MAP = {
+    "AutoConfig": "configuration_clear.CLEARConfig",
+    "AutoModel": "modeling_clear.CLEARModel",
+    "AutoModelForPreTraining": "modeling_clear.CLEARForPreTraining",
+    "AutoModelForSequenceClassification": "modeling_clear.CLEARForSequenceClassification",
+}
+
+
+@dataclass
+class CLEARPreTrainingOutput(ModelOutput):
+    """Output of `CLEARForPreTraining`.
+
+    Args:
+        loss (`torch.FloatTensor` of shape `()`): `mlm_weight * mlm_loss + contrastive_weight * contrastive_loss`
+            (a missing part counts 0).
+        mlm_loss (`torch.FloatTensor` of shape `()`, *optional*): masked-LM cross entropy, when `labels` are given.
+        contrastive_loss (`torch.FloatTensor` of shape `()`, *optional*): NT-Xent between the two views.
+        mlm_logits (`torch.FloatTensor` of shape `(batch_size, seq_len, vocab_size)`, *optional*).
+        projections (`torch.FloatTensor` of shape `(batch_size, 2, projection_dim)`, *optional*): z of both views.
+        sentence_embeddings (`torch.FloatTensor` of shape `(batch_size, 2, hidden_size)`, *optional*): h of both views.
+    """
+
+    loss: Optional[torch.FloatTensor] = None
+    mlm_loss: Optional[torch.FloatTensor] = None
+    contrastive_loss: Optional[torch.FloatTensor] = None
+    mlm_logits: Optional[torch.FloatTensor] = None
+    projections: Optional[torch.FloatTensor] = None
+    sentence_embeddings: Optional[torch.FloatTensor] = None
+
+
+class CLEARPreTrainedModel(PreTrainedModel):
+    config: CLEARConfig
+    config_class = CLEARConfig
+    base_model_prefix = "clear"
+    main_input_name = "input_ids"
+    input_modalities = ("text",)
+    supports_gradient_checkpointing = True
+    _no_split_modules = []
+    _keys_to_ignore_on_load_unexpected = [r"lm_head\.", r"projection_head\."]
+
+    def __init__(self, config: CLEARConfig, *inputs, **kwargs):
+        super().__init__(config, *inputs, **kwargs)
+        config.auto_map = {**_AUTO_MAP, **(getattr(config, "auto_map", None) or {})}
+
+    def _init_weights(self, module: nn.Module) -> None:
+        """Heads: N(0, initializer_range) weights, zero biases, unit layer norms (BERT's scheme);
+        the encoder initialises itself with its own `_init_weights`."""
+        if isinstance(module, nn.Linear):
+            init.normal_(module.weight, mean=0.0, std=self.config.initializer_range)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+        elif isinstance(module, CLEARMaskedLMHead):
+            init.zeros_(module.bias)
+
+
+class CLEARModel(CLEARPreTrainedModel):
+    """The sentence encoder f: token ids -> hidden states and the pooled sentence embedding."""
+
+    def __init__(self, config: CLEARConfig):
+        super().__init__(config)
+        self.encoder = AutoModel.from_config(config.text_config)
+        if getattr(self.encoder, "pooler", None) is not None:
+            # BERT's tanh pooler is not CLEAR's sentence embedding; unused parameters also break DDP
+            self.encoder.pooler = None
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.encoder.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        self.encoder.set_input_embeddings(value)
+
+    def pool(self, last_hidden_state: torch.Tensor, attention_mask: Optional[torch.Tensor]) -> torch.Tensor:
+        """The sentence embedding: the first ([CLS]) token's output, or the masked mean."""
+        if self.config.pooling == "cls":
+            return last_hidden_state[:, 0]
+        if attention_mask is None:
+            return last_hidden_state.mean(dim=1)
+        mask = attention_mask.unsqueeze(-1).to(last_hidden_state.dtype)
+        return (last_hidden_state * mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1.0)
+
+    def forward(
+        self,
+        input_ids: Optional[torch.Tensor] = None,
+        attention_mask: Optional[torch.Tensor] = None,
+        token_type_ids: Optional[torch.Tensor] = None,
+        inputs_embeds: Optional[torch.Tensor] = None,
+        output_hidden_states: Optional[bool] = None,
+        return_dict: Optional[bool] = None,
+        **kwargs,
+    ) -> Union[tuple, BaseModelOutputWithPooling]:
+        if input_ids is not None and input_ids.shape[0] == 0:
+            raise ValueError("input_ids is an empty batch (batch_size 0); pass at least one sentence.")
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        encoder_kwargs = {"input_ids": input_ids, "attention_mask": attention_mask, "inputs_embeds": inputs_embeds}
+        if token_type_ids is not None:
+            encoder_kwargs["token_type_ids"] = token_type_ids
+        outputs = self.encoder(**encoder_kwargs, output_hidden_states=output_hidden_states, return_dict=True)
+        pooled = self.pool(outputs.last_hidden_state, attention_mask)
+        if not return_dict:
+            return tuple(v for v in (outputs.last_hidden_state, pooled, outputs.get("hidden_states")) if v is not None)
+        return BaseModelOutputWithPooling(
+            last_hidden_state=outputs.last_hidden_state,
+            pooler_output=pooled,
+            hidden_states=outputs.get("hidden_states"),
+            attentions=outputs.get("attentions"),
+        )
+
+    def export_encoder(self, save_directory: str, tokenizer=None) -> None:
+        """Save f as a plain transformers model of its own type (e.g. a `BertModel` folder) that
+        loads with `AutoModel.from_pretrained` and needs no remote code; the sentence embedding is
+        then `last_hidden_state[:, 0]` (pooling "cls") or the masked mean (pooling "mean")."""
+        self.encoder.save_pretrained(save_directory)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(save_directory)
+
+
+class CLEARMaskedLMHead(nn.Module):
+    """BERT's MLM head: dense -> activation -> layer norm -> decoder (tied to the input
+    embeddings) + bias. RoBERTa's and DistilBERT's heads compute the same function."""
+
+    def __init__(self, config: CLEARConfig):
+        super().__init__()
+        text_config = config.text_config
+        hidden = config.hidden_size
+        activation = getattr(text_config, "hidden_act", None) or getattr(text_config, "activation", "gelu")
+        self.dense = nn.Linear(hidden, hidden)
+        self.activation = ACT2FN[activation]
+        self.layer_norm = nn.LayerNorm(hidden, eps=getattr(text_config, "layer_norm_eps", 1e-12))
+        self.decoder = nn.Linear(hidden, text_config.vocab_size, bias=False)
+        self.bias = nn.Parameter(torch.zeros(text_config.vocab_size))
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.layer_norm(self.activation(self.dense(hidden_states)))) + self.bias
+
+
+class CLEARProjectionHead(nn.Module):
+    """g: `projection_num_layers` linear layers with ReLU between them."""
+
+    def __init__(self, config: CLEARConfig):
+        super().__init__()
+        hidden = config.projection_hidden_dim or config.hidden_size
+        dims = [config.hidden_size] + [hidden] * (config.projection_num_layers - 1) + [config.projection_dim]
+        layers: list[nn.Module] = []
+        for index, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:])):
+            layers.append(nn.Linear(d_in, d_out))
+            if index < len(dims) - 2:
+                layers.append(nn.ReLU())
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, sentence_embeddings: torch.Tensor) -> torch.Tensor:
+        return self.layers(sentence_embeddings)
+
+
+def _pad_to(tensor: torch.Tensor, length: int, value: int) -> torch.Tensor:
+    if tensor.shape[1] == length:
+        return tensor
+    return nn.functional.pad(tensor, (0, length - tensor.shape[1]), value=value)
+
+
+class CLEARForPreTraining(CLEARPreTrainedModel):
+    """f + MLM head + projection head g. `forward` takes the MLM inputs (`input_ids`,
+    `attention_mask`, `labels` with -100 on unmasked positions) and the two augmented views
+    (`input_ids_a`, `attention_mask_a`, `input_ids_b`, `attention_mask_b`; row k of each from
+    sentence k), as `hf_contrastive.data.CLEARDataCollator` makes them. Either part may be left out.
+    """
+
+    def __init__(self, config: CLEARConfig):
+        super().__init__(config)
+        self.clear = CLEARModel(config)
+        self.lm_head = CLEARMaskedLMHead(config)
+        self.projection_head = CLEARProjectionHead(config)
+        embedding_name = next(
+            name for name, param in self.named_parameters() if param is self.clear.get_input_embeddings().weight
+        )
+        self._tied_weights_keys = {"lm_head.decoder.weight": embedding_name}
+        self.post_init()
+
+    def get_output_embeddings(self) -> nn.Module:
+        return self.lm_head.decoder
+
+    def set_output_embeddings(self, new_embeddings: nn.Module) -> None:
+        self.lm_head.decoder = new_embeddings
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.clear.get_input_embeddings()
+
+    def forward(
+        self,
+        input_ids: Optional[torch.Tensor] = None,
+        attention_mask: Optional[torch.Tensor] = None,
+        labels: Optional[torch.Tensor] = None,
+        input_ids_a: Optional[torch.Tensor] = None,
+        attention_mask_a: Optional[torch.Tensor] = None,
+        input_ids_b: Optional[torch.Tensor] = None,
+        attention_mask_b: Optional[torch.Tensor] = None,
+        return_dict: Optional[bool] = None,
+        **kwargs,
+    ) -> Union[tuple, CLEARPreTrainingOutput]:
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if (input_ids_a is None) != (input_ids_b is None):
+            raise ValueError("Pass both views (input_ids_a and input_ids_b) for the contrastive loss, or neither.")
+        if input_ids is None and input_ids_a is None:
+            raise ValueError("Nothing to compute: pass input_ids (+ labels) for MLM and/or input_ids_a/_b for the contrastive loss.")
+
+        mlm_loss = mlm_logits = None
+        if input_ids is not None and labels is not None and self.config.mlm_weight > 0:
+            hidden = self.clear(input_ids, attention_mask=attention_mask, return_dict=True).last_hidden_state
+            mlm_logits = self.lm_head(hidden)
+            mlm_loss = nn.functional.cross_entropy(
+                mlm_logits.float().view(-1, mlm_logits.shape[-1]), labels.view(-1), ignore_index=-100
+            )
+
+        contrastive_loss = projections = sentence_embeddings = None
+        if input_ids_a is not None and self.config.contrastive_weight > 0:
+            if input_ids_a.shape[0] != input_ids_b.shape[0]:
+                raise ValueError(
+                    f"The two views must hold the same sentences row by row; got {input_ids_a.shape[0]} and "
+                    f"{input_ids_b.shape[0]} rows."
+                )
+            if attention_mask_a is None:
+                attention_mask_a = torch.ones_like(input_ids_a)
+            if attention_mask_b is None:
+                attention_mask_b = torch.ones_like(input_ids_b)
+            # both views in one pass through f
+            length = max(input_ids_a.shape[1], input_ids_b.shape[1])
+            pad_id = self.config.text_config.pad_token_id or 0
+            both_ids = torch.cat([_pad_to(input_ids_a, length, pad_id), _pad_to(input_ids_b, length, pad_id)])
+            both_mask = torch.cat([_pad_to(attention_mask_a, length, 0), _pad_to(attention_mask_b, length, 0)])
+            pooled = self.clear(both_ids, attention_mask=both_mask, return_dict=True).pooler_output
+            sentence_embeddings = torch.stack(pooled.chunk(2), dim=1)  # (batch, 2, hidden)
+            projections = self.projection_head(sentence_embeddings)
+            contrastive_loss = supervised_contrastive_loss(
+                projections,
+                None,
+                temperature=self.config.temperature,
+                base_temperature=self.config.temperature,
+                gather_distributed=self.config.gather_distributed,
+                chunk_size=self.config.loss_chunk_size,
+            )
+
+        loss = sum(
+            weight * part
+            for weight, part in ((self.config.mlm_weight, mlm_loss), (self.config.contrastive_weight, contrastive_loss))
+            if part is not None
+        )
+        if not return_dict:
+            values = (loss, mlm_loss, contrastive_loss, mlm_logits, projections, sentence_embeddings)
+            return tuple(v for v in values if v is not None)
+        return CLEARPreTrainingOutput(
+            loss=loss,
+            mlm_loss=mlm_loss,
+            contrastive_loss=contrastive_loss,
+            mlm_logits=mlm_logits,
+            projections=projections,
+            sentence_embeddings=sentence_embeddings,
+        )
+
+
+class CLEARForSequenceClassification(CLEARPreTrainedModel):
+    """f + dropout + a linear classifier on the sentence embedding. `num_labels == 1` is
+    regression (mean squared error, e.g. STS-B), otherwise cross entropy. With
+    `config.freeze_encoder` f gets no gradient (linear evaluation)."""
+
+    def __init__(self, config: CLEARConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.clear = CLEARModel(config)
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        if config.freeze_encoder:
+            self.clear.requires_grad_(False)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: Optional[torch.Tensor] = None,
+        attention_mask: Optional[torch.Tensor] = None,
+        token_type_ids: Optional[torch.Tensor] = None,
+        labels: Optional[torch.Tensor] = None,
+        output_hidden_states: Optional[bool] = None,
+        return_dict: Optional[bool] = None,
+        **kwargs,
+    ) -> Union[tuple, SequenceClassifierOutput]:
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.config.freeze_encoder):
+            outputs = self.clear(
+                input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                output_hidden_states=output_hidden_states, return_dict=True,
+            )  # fmt: skip
+        logits = self.classifier(self.dropout(outputs.pooler_output))
+        loss = None
+        if labels is not None:
+            if self.num_labels == 1:
+                loss = nn.functional.mse_loss(logits.float().squeeze(-1), labels.float().view(-1))
+            else:
+                loss = nn.functional.cross_entropy(logits.float(), labels.view(-1))
+        if not return_dict:
+            return tuple(v for v in (loss, logits, outputs.hidden_states) if v is not None)
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+
+
+CLEARConfig.register_for_auto_class()
+CLEARModel.register_for_auto_class("AutoModel")
+CLEARForPreTraining.register_for_auto_class("AutoModelForPreTraining")
+CLEARForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
+
+__all__ = [
+    "CLEARForPreTraining",
+    "CLEARForSequenceClassification",
+    "CLEARModel",
+    "CLEARPreTrainedModel",
+    "CLEARPreTrainingOutput",
+]
