@@ -18,6 +18,18 @@ def load_split(dataset_name: str, split: str, config_name: Optional[str] = None)
     """One split of an embedded set (`mnist_digits`, `bbc_news`), a `save_to_disk` folder, a folder
     of files (`imagefolder`, `text`, `csv`, `json`, `parquet`: detected by `datasets`), one data
     file, or a Hub data set (online)."""
+    try:
+        dataset = _load(dataset_name, split, config_name)
+    except ValueError as error:
+        if "corresponds to no data" not in str(error):
+            raise
+        dataset = []  # datasets' way of saying the files hold no rows
+    if len(dataset) == 0:
+        raise ValueError(f"The {split!r} split of {dataset_name!r} is empty; nothing to train or evaluate on.")
+    return dataset
+
+
+def _load(dataset_name: str, split: str, config_name: Optional[str]) -> Dataset:
     if dataset_name in EMBEDDED:
         dataset = EMBEDDED[dataset_name](split)
     else:
@@ -32,8 +44,6 @@ def load_split(dataset_name: str, split: str, config_name: Optional[str] = None)
             dataset = _pick_split(load_dataset(builder, data_files={split: str(path)}), split, dataset_name)
         else:
             dataset = _pick_split(load_dataset(dataset_name, config_name), split, dataset_name)
-    if len(dataset) == 0:
-        raise ValueError(f"The {split!r} split of {dataset_name!r} is empty; nothing to train or evaluate on.")
     return dataset
 
 

@@ -1,0 +1,186 @@
+"""Tests for hf_contrastive.training and scripts/train.py: the default recipes end to end with two
+real processes, kill-and-resume equal to an uninterrupted run, and bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModel
+
+from conftest import REPO_ROOT, accelerate_launch
+from hf_contrastive import CLEARModel, SimCLRModel
+from hf_contrastive.training import COMPLETE_MARKER, find_checkpoint
+
+TRAIN = REPO_ROOT / "scripts" / "train.py"
+TINY_SIMCLR = json.dumps(
+    {
+        "backbone_config": {"model_type": "resnet", "num_channels": 1, "embedding_size": 8, "hidden_sizes": [8, 16],
+                            "depths": [1, 1], "layer_type": "basic"},
+        "num_channels": 1, "image_size": 16, "projection_dim": 16,
+    }
+)  # fmt: skip
+TINY_CLEAR = json.dumps(
+    {"text_config": {"model_type": "bert", "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+                     "intermediate_size": 64}, "projection_dim": 16}
+)  # fmt: skip
+QUICK = ["--report_to", "none", "--per_device_eval_batch_size", "128"]
+
+
+def run_train(*args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO_ROOT))
+    result = subprocess.run([sys.executable, str(TRAIN), *args], capture_output=True, text=True, env=env, timeout=timeout, cwd=REPO_ROOT)
+    if check and result.returncode != 0:
+        pytest.fail(f"train.py failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
+    return result
+
+
+def test_simclr_default_recipe_runs_with_two_processes(tmp_path):
+    out = tmp_path / "simclr"
+    accelerate_launch(
+        TRAIN, "--output_dir", str(out), "--max_train_steps", "3", "--per_device_train_batch_size", "16",
+        "--model_config", TINY_SIMCLR, "--max_train_samples", "256", "--max_eval_samples", "200", *QUICK,
+    )  # fmt: skip
+    train_results = json.loads((out / "train_results.json").read_text())
+    assert train_results["num_processes"] == 2 and train_results["global_batch_size"] == 32
+    assert train_results["steps"] == 3
+    results = json.loads((out / "eval_results.json").read_text())
+    for key in ("linear_accuracy", "knn_accuracy", "raw_pixels_linear_accuracy", "random_encoder_linear_accuracy"):
+        assert 0.0 <= results[key] <= 1.0
+    encoder = AutoModel.from_pretrained(out)
+    assert type(encoder) is SimCLRModel
+    log = [json.loads(line) for line in (out / "training_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3]
+
+
+def test_clear_default_recipe_runs_with_two_processes(tmp_path):
+    out = tmp_path / "clear"
+    accelerate_launch(
+        TRAIN, "--model", "clear", "--output_dir", str(out), "--max_train_steps", "2", "--per_device_train_batch_size", "8",
+        "--model_config", TINY_CLEAR, "--max_train_samples", "400", "--max_eval_samples", "150", "--vocab_size", "500", *QUICK,
+    )  # fmt: skip
+    train_results = json.loads((out / "train_results.json").read_text())
+    assert train_results["num_processes"] == 2 and train_results["steps"] == 2
+    results = json.loads((out / "eval_results.json").read_text())
+    assert {"linear_accuracy", "knn_accuracy", "bag_of_words_linear_accuracy"} <= set(results)
+    assert type(AutoModel.from_pretrained(out)) is CLEARModel
+    log = [json.loads(line) for line in (out / "training_log.jsonl").read_text().splitlines()]
+    assert all("mlm_loss" in r and "contrastive_loss" in r for r in log)
+
+
+RESUME_ARGS = [
+    "--max_train_steps", "6", "--per_device_train_batch_size", "16", "--model_config", TINY_SIMCLR,
+    "--max_train_samples", "64", "--checkpointing_steps", "2", "--eval_split", "", "--seed", "7", *QUICK,
+]  # fmt: skip
+
+
+# the default model at batch 32 takes about a second a step here: time to kill between checkpoints;
+# 96 examples are 3 batches an epoch, so the step-4 checkpoint is in the middle of epoch 2
+KILL_ARGS = [
+    "--max_train_steps", "6", "--per_device_train_batch_size", "32", "--max_train_samples", "96",
+    "--checkpointing_steps", "2", "--eval_split", "", "--seed", "7", *QUICK,
+]  # fmt: skip
+
+
+def test_killed_and_resumed_run_ends_with_the_weights_of_an_uninterrupted_run(tmp_path):
+    """SIGKILL right after the step-4 checkpoint appears (mid-epoch), resume with `latest`: the
+    final weights equal, bit for bit, those of the same run left alone (CPU, fixed seed). A
+    half-written `.tmp-step_6` left by a kill is never taken for a checkpoint."""
+    reference = tmp_path / "reference"
+    run_train("--output_dir", str(reference), *KILL_ARGS)
+
+    interrupted = tmp_path / "interrupted"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO_ROOT))
+    process = subprocess.Popen(
+        [sys.executable, str(TRAIN), "--output_dir", str(interrupted), *KILL_ARGS, "--logging_steps", "1"],
+        env=env, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.time() + 240
+    while not (interrupted / "checkpoints" / "step_4" / COMPLETE_MARKER).exists():
+        assert process.poll() is None, "the run ended before its step-4 checkpoint"
+        assert time.time() < deadline
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (interrupted / "checkpoints" / "step_6").exists(), "killed too late: the run had gone on to step 6"
+    # what a kill in the middle of writing step 6 leaves behind
+    half_written = interrupted / "checkpoints" / ".tmp-step_6"
+    half_written.mkdir(exist_ok=True)
+    (half_written / "model.safetensors").write_bytes(b"truncated")
+    assert find_checkpoint(str(interrupted), "latest").name == "step_4"
+
+    run_train("--output_dir", str(interrupted), *KILL_ARGS, "--resume_from_checkpoint", "latest")
+    expected, resumed = load_file(reference / "model.safetensors"), load_file(interrupted / "model.safetensors")
+    assert expected.keys() == resumed.keys()
+    for key in expected:
+        assert torch.equal(expected[key], resumed[key]), key
+    steps = [json.loads(line)["step"] for line in (interrupted / "training_log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5, 6]
+
+
+def test_output_folder_with_results_is_never_overwritten_silently(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "precious.txt").write_text("keep me")
+    result = run_train("--output_dir", str(out), *RESUME_ARGS, check=False)
+    assert result.returncode != 0 and "is not empty" in result.stderr
+    assert (out / "precious.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--label_column", "digit"], "Column 'digit' (--label_column) is not in the data set; its columns are ['image', 'label']"),
+        (["--max_train_samples", "8"], "fewer than one global batch"),
+        (["--resume_from_checkpoint", "latest"], "no complete checkpoint"),
+        (["--model", "sentences"], "--model must be 'simclr' or 'clear'"),
+        (["--model_config", "temperature=2"], "--model_config must be a JSON object"),
+    ],
+)
+def test_bad_input_gives_a_clear_error(tmp_path, extra, message):
+    args = ["--output_dir", str(tmp_path / "run"), *RESUME_ARGS]
+    for option in ("--label_column", "--max_train_samples", "--model", "--model_config"):
+        if option in extra and option in args:
+            index = args.index(option)
+            del args[index : index + 2]
+    if "--resume_from_checkpoint" in extra:
+        args.append("--overwrite_output_dir")
+    result = run_train(*args, *extra, "--loss", "supcon", check=False)
+    assert result.returncode != 0
+    assert message in result.stderr, result.stderr[-3000:]
+
+
+def test_empty_dataset_is_refused(tmp_path):
+    data = tmp_path / "empty.csv"
+    data.write_text("text,label\n")
+    result = run_train("--model", "clear", "--dataset_name", str(data), "--output_dir", str(tmp_path / "run"), *QUICK, check=False)
+    assert result.returncode != 0 and "is empty" in result.stderr
+
+
+def test_non_finite_loss_stops_cleanly_and_keeps_checkpoints(tmp_path):
+    """A learning rate of 1e35 makes the weights overflow after the first step: the run stops with
+    a clear message at the first non-finite loss, and the step-1 checkpoint stays intact."""
+    out = tmp_path / "run"
+    args = ["--output_dir", str(out), *RESUME_ARGS]
+    args[args.index("--checkpointing_steps") + 1] = "1"
+    result = run_train(*args, "--optimizer", "adamw", "--learning_rate", "1e35", "--warmup_ratio", "0", check=False)
+    assert result.returncode != 0 and "The loss became nan" in result.stderr, result.stderr[-2000:]
+    assert (out / "checkpoints" / "step_1" / COMPLETE_MARKER).exists()
+    assert not (out / "model.safetensors").exists()
+
+
+def test_corrupt_checkpoint_gives_a_clear_error(tmp_path):
+    out = tmp_path / "run"
+    args = ["--output_dir", str(out), *RESUME_ARGS]
+    args[args.index("--max_train_steps") + 1] = "2"
+    run_train(*args)
+    for file in (out / "checkpoints" / "step_2").glob("*.safetensors"):
+        file.write_bytes(b"not a safetensors file")
+    result = run_train(*args, "--resume_from_checkpoint", "latest", check=False)
+    assert result.returncode != 0 and "may be corrupt" in result.stderr
