@@ -29,6 +29,7 @@ TOKENIZER_FOLDER = "tokenizer"
 
 
 class CLEARTask:
+    default_num_train_epochs = 1
     def __init__(self, model_args, data_args, args, accelerator: Accelerator) -> None:
         from .tasks import _evaluation_subset
         from .training import parse_json_or_mapping

@@ -115,7 +115,9 @@ class ContrastiveTrainingArguments:
     lr_scaling: str = field(default="sqrt", metadata={"help": "LARS default rate: 'linear' (0.3 B/256) or 'sqrt' (0.075 sqrt(B))."})
     optimizer: str = field(default="lars", metadata={"help": "'lars' (SimCLR) or 'adamw'."})
     weight_decay: float = field(default=1e-6, metadata={"help": "Weight decay (not on biases and norm layers)."})
-    num_train_epochs: float = field(default=1.0, metadata={"help": "Epochs over the training data."})
+    num_train_epochs: Optional[float] = field(
+        default=None, metadata={"help": "Epochs over the training data; default: the task's recipe (SimCLR 50, CLEAR 1)."}
+    )
     max_train_steps: Optional[int] = field(default=None, metadata={"help": "Stop after this many optimiser steps."})
     warmup_ratio: float = field(default=0.1, metadata={"help": "Fraction of the steps with linear warmup."})
     gradient_accumulation_steps: int = field(
@@ -291,7 +293,8 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: Contrastiv
     )
     optimizer, peak_lr = build_optimizer(model, args, global_batch)
     steps_per_epoch = math.ceil(len(train_loader) / accelerator.num_processes / args.gradient_accumulation_steps)
-    max_train_steps = args.max_train_steps or math.ceil(args.num_train_epochs * steps_per_epoch)
+    num_train_epochs = args.num_train_epochs if args.num_train_epochs is not None else task.default_num_train_epochs
+    max_train_steps = args.max_train_steps or math.ceil(num_train_epochs * steps_per_epoch)
     num_epochs = math.ceil(max_train_steps / steps_per_epoch)
     warmup_steps = int(args.warmup_ratio * max_train_steps)
     scheduler = get_cosine_schedule_with_warmup(
