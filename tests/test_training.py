@@ -184,3 +184,20 @@ def test_corrupt_checkpoint_gives_a_clear_error(tmp_path):
         file.write_bytes(b"not a safetensors file")
     result = run_train(*args, "--resume_from_checkpoint", "latest", check=False)
     assert result.returncode != 0 and "may be corrupt" in result.stderr
+
+
+def test_evaluate_script_scores_a_trained_folder(tmp_path):
+    """scripts/evaluate.py reloads a trained folder and reproduces the end-of-training evaluation."""
+    out = tmp_path / "run"
+    args = ["--output_dir", str(out), *RESUME_ARGS]
+    args[args.index("--eval_split") + 1] = "test"
+    run_train(*args, "--max_eval_samples", "100", "--skip_baselines")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO_ROOT))
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "evaluate.py"), "--model_name_or_path", str(out),
+         "--max_train_samples", "64", "--max_eval_samples", "100", "--skip_baselines", "--report_to", "none"],
+        capture_output=True, text=True, env=env, timeout=300, cwd=REPO_ROOT,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    printed = json.loads(result.stdout[result.stdout.index("{") :])
+    assert printed == json.loads((out / "eval_results.json").read_text())

@@ -1,0 +1,48 @@
+"""Evaluate a saved SimCLR or CLEAR model: linear probe and weighted kNN on frozen
+representations (classifier fit on the training split, scored on the evaluation split), STS
+Spearman for CLEAR with --sts_dataset, and the raw-input / untrained-encoder baselines.
+
+    python scripts/evaluate.py --model_name_or_path outputs/simclr-default
+    python scripts/evaluate.py --model_name_or_path outputs/clear-default --max_eval_samples 4000
+    python scripts/evaluate.py --model_name_or_path outputs/simclr-default --dataset_name path/to/imagefolder --write_results
+
+Takes the data options of scripts/train.py (`--dataset_name`, `--eval_split`, `--image_column`, ...,
+or `--config` with a training recipe). Prints the results as JSON; with --write_results they also
+replace `eval_results.json` in the model folder.
+"""
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from accelerate import Accelerator
+from transformers import AutoConfig
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train import parse_arguments  # noqa: E402
+
+from hf_contrastive.tasks import build_task  # noqa: E402
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    write_results = "--write_results" in argv
+    argv = [a for a in argv if a != "--write_results"]
+    model_args, data_args, args = parse_arguments(argv)
+    if not model_args.model_name_or_path:
+        raise SystemExit("--model_name_or_path is required: the folder (or Hub id) of a trained SimCLR or CLEAR model.")
+    model_args.model = AutoConfig.from_pretrained(model_args.model_name_or_path).model_type
+    if model_args.model not in ("simclr", "clear"):
+        raise SystemExit(f"{model_args.model_name_or_path} holds a {model_args.model!r} model, not a SimCLR or CLEAR one.")
+    with tempfile.TemporaryDirectory() as scratch:
+        args.output_dir = scratch  # the task never writes here when starting from a trained model
+        task = build_task(model_args, data_args, args, Accelerator())
+        results = task.evaluate(task.model.to(Accelerator().device), baselines=not args.skip_baselines)
+    print(json.dumps(results, indent=2))
+    if write_results:
+        Path(model_args.model_name_or_path, "eval_results.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
