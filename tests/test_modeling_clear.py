@@ -233,3 +233,30 @@ def test_bad_input_gives_clear_errors(tokenizer):
         model(input_ids_a=batch["input_ids"][:1], input_ids_b=batch["input_ids"][:1])
     with pytest.raises(ValueError, match="empty batch"):
         model.clear(input_ids=batch["input_ids"][:0])
+
+
+def test_a_few_steps_on_real_sentences_lower_both_losses(tokenizer, sentences):
+    """One collated batch of 32 BBC sentences (two augmented views + MLM masks, fixed), ten AdamW
+    steps: the MLM and the contrastive loss both fall. (Mean pooling: with [CLS] pooling a tiny
+    randomly initialised BERT starts with nearly identical sentence embeddings, where the
+    contrastive gradient nearly vanishes, and needs many more steps to leave that point.)"""
+    from hf_contrastive.augment.text import CLEARAugmenter
+    from hf_contrastive.data import CLEARDataCollator
+
+    torch.manual_seed(0)
+    collator = CLEARDataCollator(
+        tokenizer, CLEARAugmenter(pair=("word_deletion", "reordering"), seed=0), max_length=48, seed=0
+    )
+    batch = collator(list(sentences[:32]))
+    model = CLEARForPreTraining(tiny_config(tokenizer, pooling="mean")).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)
+    history = []
+    for _ in range(10):
+        output = model(**batch)
+        optimizer.zero_grad()
+        output.loss.backward()
+        optimizer.step()
+        history.append((output.mlm_loss.item(), output.contrastive_loss.item()))
+    (mlm_first, contrastive_first), (mlm_last, contrastive_last) = history[0], history[-1]
+    assert mlm_last < mlm_first - 0.2, history
+    assert contrastive_last < contrastive_first - 1.0, history

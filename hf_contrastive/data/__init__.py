@@ -1,6 +1,19 @@
-"""Data: the embedded default data sets and the collators that make contrastive views."""
+"""Data: the embedded default data sets, `datasets` loading, collators and the offline tokenizer."""
 
+from .bbc_news import load_bbc_news
 from .collators import SimCLRDataCollator
 from .digits import load_mnist_digits
+from .loading import find_column, load_split
+from .text_collator import CLEARDataCollator
+from .tokenizer import add_del_token, train_wordpiece_tokenizer
 
-__all__ = ["SimCLRDataCollator", "load_mnist_digits"]
+__all__ = [
+    "CLEARDataCollator",
+    "SimCLRDataCollator",
+    "add_del_token",
+    "find_column",
+    "load_bbc_news",
+    "load_mnist_digits",
+    "load_split",
+    "train_wordpiece_tokenizer",
+]

@@ -47,10 +47,12 @@ class CLEARConfig(PreTrainedConfig):
         augmentation_pair (`list[str]`, *optional*):
             A fixed pair instead of random draws, e.g. `["word_deletion", "reordering"]` (the
             paper's best for sentiment) or `["span_deletion", "synonym_substitution"]` (paraphrase).
-        word_deletion_ratio (`float`, *optional*, defaults to 0.2): fraction of words deleted.
-        span_deletion_ratio (`float`, *optional*, defaults to 0.2): fraction of words in deleted spans.
-        reordering_ratio (`float`, *optional*, defaults to 0.2): fraction of words in swapped spans.
-        synonym_substitution_ratio (`float`, *optional*, defaults to 0.2): fraction of words replaced.
+        word_deletion_ratio (`float`, *optional*, defaults to 0.3): fraction of words deleted.
+        span_deletion_ratio (`float`, *optional*, defaults to 0.3): fraction of words in deleted spans.
+        reordering_ratio (`float`, *optional*, defaults to 0.3): fraction of words in swapped spans.
+        synonym_substitution_ratio (`float`, *optional*, defaults to 0.3): fraction of words replaced.
+            (0.3 is nlpaug's default and stronger than EDA's 0.1, as contrastive learning prefers;
+            the paper's ablations vary the ratios: set them to reproduce one.)
         del_token (`str`, *optional*, defaults to `"[DEL]"`): the token that marks deleted words.
         freeze_encoder (`bool`, *optional*, defaults to `False`):
             `CLEARForSequenceClassification` only: train the classifier on a frozen f (linear
@@ -88,10 +90,10 @@ class CLEARConfig(PreTrainedConfig):
     mlm_probability: float = 0.15
     augmentations: list[str] | None = None
     augmentation_pair: list[str] | None = None
-    word_deletion_ratio: float = 0.2
-    span_deletion_ratio: float = 0.2
-    reordering_ratio: float = 0.2
-    synonym_substitution_ratio: float = 0.2
+    word_deletion_ratio: float = 0.3
+    span_deletion_ratio: float = 0.3
+    reordering_ratio: float = 0.3
+    synonym_substitution_ratio: float = 0.3
     del_token: str = "[DEL]"
     freeze_encoder: bool = False
     classifier_dropout: float = 0.1
