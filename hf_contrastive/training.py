@@ -107,16 +107,23 @@ class ContrastiveTrainingArguments:
     overwrite_output_dir: bool = field(
         default=False, metadata={"help": "Allow writing into a non-empty output_dir (its checkpoints are kept)."}
     )
-    per_device_train_batch_size: int = field(default=256, metadata={"help": "Images/sentences per process and step."})
+    per_device_train_batch_size: Optional[int] = field(
+        default=None, metadata={"help": "Images/sentences per process and step; default: the recipe's (SimCLR 256, CLEAR 64)."}
+    )
     per_device_eval_batch_size: int = field(default=256, metadata={"help": "Batch size of feature extraction."})
     learning_rate: Optional[float] = field(
-        default=None, metadata={"help": "Peak learning rate; default for LARS: SimCLR's scaling rule (--lr_scaling)."}
+        default=None,
+        metadata={"help": "Peak learning rate; default: SimCLR's scaling rule for LARS (--lr_scaling), CLEAR 5e-4."},
     )
     lr_scaling: str = field(default="sqrt", metadata={"help": "LARS default rate: 'linear' (0.3 B/256) or 'sqrt' (0.075 sqrt(B))."})
-    optimizer: str = field(default="lars", metadata={"help": "'lars' (SimCLR) or 'adamw'."})
-    weight_decay: float = field(default=1e-6, metadata={"help": "Weight decay (not on biases and norm layers)."})
+    optimizer: Optional[str] = field(
+        default=None, metadata={"help": "'lars' or 'adamw'; default: the recipe's (SimCLR lars, CLEAR adamw)."}
+    )
+    weight_decay: Optional[float] = field(
+        default=None, metadata={"help": "Weight decay, not on biases and norm layers; default: SimCLR 1e-6, CLEAR 0.01."}
+    )
     num_train_epochs: Optional[float] = field(
-        default=None, metadata={"help": "Epochs over the training data; default: the task's recipe (SimCLR 50, CLEAR 1)."}
+        default=None, metadata={"help": "Epochs over the training data; default: the recipe's (SimCLR 50, CLEAR 0.5)."}
     )
     max_train_steps: Optional[int] = field(default=None, metadata={"help": "Stop after this many optimiser steps."})
     warmup_ratio: float = field(default=0.1, metadata={"help": "Fraction of the steps with linear warmup."})
@@ -273,6 +280,9 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: Contrastiv
     start_time = time.time()
 
     task = build_task(model_args, data_args, args, accelerator)
+    for name, value in task.recipe_defaults.items():  # options left unset take the recipe's value
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     model = task.model
     if args.sync_batchnorm and accelerator.num_processes > 1:
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
@@ -293,8 +303,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: Contrastiv
     )
     optimizer, peak_lr = build_optimizer(model, args, global_batch)
     steps_per_epoch = math.ceil(len(train_loader) / accelerator.num_processes / args.gradient_accumulation_steps)
-    num_train_epochs = args.num_train_epochs if args.num_train_epochs is not None else task.default_num_train_epochs
-    max_train_steps = args.max_train_steps or math.ceil(num_train_epochs * steps_per_epoch)
+    max_train_steps = args.max_train_steps or math.ceil(args.num_train_epochs * steps_per_epoch)
     num_epochs = math.ceil(max_train_steps / steps_per_epoch)
     warmup_steps = int(args.warmup_ratio * max_train_steps)
     scheduler = get_cosine_schedule_with_warmup(

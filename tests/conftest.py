@@ -1,5 +1,6 @@
 """Shared test helpers."""
 
+import json
 import os
 import socket
 import subprocess
@@ -36,3 +37,32 @@ def accelerate_launch(script: Path, *args: str, num_processes: int = 2, timeout:
     if result.returncode != 0:
         pytest.fail(f"accelerate launch failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
     return result
+
+
+WITHOUT_PACKAGE_PREAMBLE = '''
+import importlib.abc, json, sys
+
+class BlockPackage(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "hf_contrastive" or name.startswith("hf_contrastive."):
+            raise ImportError("hf_contrastive is not installed here")
+
+sys.meta_path.insert(0, BlockPackage())
+try:
+    import hf_contrastive  # noqa: F401
+    PACKAGE_IMPORTABLE = True
+except ImportError:
+    PACKAGE_IMPORTABLE = False
+'''
+
+
+def run_without_package(script: str, *args: str, workdir: Path) -> dict:
+    """Run `script` in a fresh Python in which `import hf_contrastive` fails (a meta-path finder
+    refuses it), offline, with an empty Hugging Face cache; the script prints one JSON line last.
+    Returns that JSON with `package_importable` added."""
+    path = workdir / "without_package.py"
+    path.write_text(WITHOUT_PACKAGE_PREAMBLE + script + "\nprint(json.dumps({**RESULT, 'package_importable': PACKAGE_IMPORTABLE}))\n")
+    env = {"HF_HOME": str(workdir / "hf_home"), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, str(path), *args], capture_output=True, text=True, env=env, timeout=300, cwd=workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])

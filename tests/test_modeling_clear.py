@@ -3,12 +3,10 @@ save/load, remote code without the package, the plain-encoder export, the featur
 pipeline, training steps on real sentences, and clear errors."""
 
 import json
-import subprocess
-import sys
-import textwrap
 
 import pytest
 import torch
+from conftest import run_without_package
 from safetensors.torch import load_file
 from transformers import (
     AutoConfig,
@@ -159,36 +157,20 @@ def test_plain_export_needs_no_remote_code(tokenizer, tmp_path):
         torch.testing.assert_close(plain(**batch).last_hidden_state[:, 0], model(**batch).pooler_output, rtol=0, atol=0)
 
 
-REMOTE_SCRIPT = textwrap.dedent(
-    """
-    import importlib.abc, json, sys
+REMOTE_SCRIPT = """
+import torch
+from safetensors.torch import save_file
+from transformers import AutoModel, AutoTokenizer
 
-    class BlockPackage(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name == "hf_contrastive" or name.startswith("hf_contrastive."):
-                raise ImportError("hf_contrastive is not installed here")
-
-    sys.meta_path.insert(0, BlockPackage())
-    try:
-        import hf_contrastive  # noqa: F401
-        package_importable = True
-    except ImportError:
-        package_importable = False
-
-    import torch
-    from safetensors.torch import save_file
-    from transformers import AutoModel, AutoTokenizer
-
-    folder, out = sys.argv[1], sys.argv[2]
-    model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
-    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=True)
-    batch = tokenizer(["shares rose sharply", "the minister resigned"], padding=True, return_tensors="pt")
-    with torch.no_grad():
-        embeddings = model(**batch).pooler_output
-    save_file({"embeddings": embeddings.contiguous()}, out)
-    print(json.dumps({"package_importable": package_importable, "class": type(model).__module__ + "." + type(model).__name__}))
-    """
-)
+folder, out = sys.argv[1], sys.argv[2]
+model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
+tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=True)
+batch = tokenizer(["shares rose sharply", "the minister resigned"], padding=True, return_tensors="pt")
+with torch.no_grad():
+    embeddings = model(**batch).pooler_output
+save_file({"embeddings": embeddings.contiguous()}, out)
+RESULT = {"class": type(model).__module__ + "." + type(model).__name__}
+"""
 
 
 def test_remote_code_loads_without_the_package(tokenizer, tmp_path):
@@ -196,15 +178,7 @@ def test_remote_code_loads_without_the_package(tokenizer, tmp_path):
     model = CLEARForPreTraining(tiny_config(tokenizer, pooling="mean")).eval()
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    script = tmp_path / "remote.py"
-    script.write_text(REMOTE_SCRIPT)
-    env = {"HF_HOME": str(tmp_path / "hf_home"), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
-    result = subprocess.run(
-        [sys.executable, str(script), str(folder), str(tmp_path / "out.safetensors")],
-        capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = run_without_package(REMOTE_SCRIPT, str(folder), str(tmp_path / "out.safetensors"), workdir=tmp_path)
     assert report["package_importable"] is False and report["class"].endswith("modeling_clear.CLEARModel")
     batch = encode(tokenizer, ["shares rose sharply", "the minister resigned"])
     with torch.no_grad():

@@ -2,16 +2,12 @@
 bit-identical save/load, remote code without the package, training steps on real digits,
 transformers' Trainer, and clear errors for bad input."""
 
-import json
-import subprocess
-import sys
-import textwrap
-
 import numpy as np
 import pytest
 import torch
 from PIL import Image
-from safetensors.torch import load_file, save_file
+from conftest import run_without_package
+from safetensors.torch import load_file
 from transformers import (
     AutoConfig,
     AutoImageProcessor,
@@ -223,37 +219,21 @@ def test_pretraining_checkpoint_loads_as_encoder_and_as_classifier(config, tmp_p
     assert type(AutoModelForPreTraining.from_pretrained(tmp_path)) is SimCLRForPreTraining
 
 
-REMOTE_SCRIPT = textwrap.dedent(
-    """
-    import importlib.abc, json, sys
+REMOTE_SCRIPT = """
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+from transformers import AutoImageProcessor, AutoModel
 
-    class BlockPackage(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name == "hf_contrastive" or name.startswith("hf_contrastive."):
-                raise ImportError("hf_contrastive is not installed here")
-
-    sys.meta_path.insert(0, BlockPackage())
-    try:
-        import hf_contrastive  # noqa: F401
-        package_importable = True
-    except ImportError:
-        package_importable = False
-
-    import torch
-    from PIL import Image
-    from safetensors.torch import load_file, save_file
-    from transformers import AutoImageProcessor, AutoModel
-
-    folder, out = sys.argv[1], sys.argv[2]
-    model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
-    processor = AutoImageProcessor.from_pretrained(folder, trust_remote_code=True)
-    pixels = processor(Image.open(folder + "/probe.png"), return_tensors="pt")["pixel_values"]
-    with torch.no_grad():
-        pooled = model(pixels).pooler_output
-    save_file({"pooled": pooled.contiguous(), "pixels": pixels.contiguous()}, out)
-    print(json.dumps({"package_importable": package_importable, "class": type(model).__module__ + "." + type(model).__name__}))
-    """
-)
+folder, out = sys.argv[1], sys.argv[2]
+model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
+processor = AutoImageProcessor.from_pretrained(folder, trust_remote_code=True)
+pixels = processor(Image.open(folder + "/probe.png"), return_tensors="pt")["pixel_values"]
+with torch.no_grad():
+    pooled = model(pixels).pooler_output
+save_file({"pooled": pooled.contiguous(), "pixels": pixels.contiguous()}, out)
+RESULT = {"class": type(model).__module__ + "." + type(model).__name__}
+"""
 
 
 @pytest.mark.parametrize("backbone", ["torchvision", "transformers"])
@@ -266,15 +246,7 @@ def test_remote_code_loads_without_the_package(backbone, tmp_path):
     processor.save_pretrained(folder)
     probe = Image.fromarray(np.random.default_rng(0).integers(0, 256, (20, 24, 3), dtype=np.uint8))
     probe.save(folder / "probe.png")
-    script = tmp_path / "remote.py"
-    script.write_text(REMOTE_SCRIPT)
-    env = {"HF_HOME": str(tmp_path / "hf_home"), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
-    result = subprocess.run(
-        [sys.executable, str(script), str(folder), str(tmp_path / "out.safetensors")],
-        capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = run_without_package(REMOTE_SCRIPT, str(folder), str(tmp_path / "out.safetensors"), workdir=tmp_path)
     assert report["package_importable"] is False
     assert report["class"].startswith("transformers_modules.") and report["class"].endswith("modeling_simclr.SimCLRModel")
     remote = load_file(tmp_path / "out.safetensors")
