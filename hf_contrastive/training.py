@@ -351,7 +351,6 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: Contrastiv
     )
     progress = tqdm(range(max_train_steps), initial=completed_steps, disable=not accelerator.is_local_main_process, desc="training")
     history: list[dict] = []
-    seen = 0
     window_start, window_examples = time.time(), 0
     for epoch in range(start_epoch, num_epochs):
         model.train()
