@@ -150,10 +150,6 @@ class ContrastiveTrainingArguments:
     report_to: str = field(default="tensorboard", metadata={"help": "Accelerate trackers: 'tensorboard', 'all', 'none'."})
     seed: int = field(default=42, metadata={"help": "Random seed (initialisation, data order, views)."})
     skip_baselines: bool = field(default=False, metadata={"help": "Do not evaluate the raw-input and random-encoder baselines."})
-    push_to_hub: bool = field(default=False, metadata={"help": "Upload the output folder to the Hub at the end."})
-    hub_model_id: Optional[str] = field(default=None, metadata={"help": "Repository id for --push_to_hub."})
-    hub_token: Optional[str] = field(default=None, metadata={"help": "Hub token (never written anywhere)."})
-    hub_private_repo: bool = field(default=False, metadata={"help": "Create the Hub repository as private."})
 
 
 def parse_json_or_mapping(value: Any, name: str) -> dict:
@@ -321,7 +317,6 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: Contrastiv
         checkpointing_every = int(args.checkpointing_steps)
 
     hyperparameters = {**asdict(model_args), **asdict(data_args), **asdict(args)}
-    hyperparameters.pop("hub_token", None)
     if report_to:
         accelerator.init_trackers("hf_contrastive", config={k: v for k, v in hyperparameters.items() if isinstance(v, (int, float, str, bool))})
 
