@@ -90,7 +90,7 @@ def test_mlm_decoder_is_tied_to_the_input_embeddings(tokenizer, tmp_path):
     model = CLEARForPreTraining(tiny_config(tokenizer))
     assert model.lm_head.decoder.weight is model.clear.get_input_embeddings().weight
     model.save_pretrained(tmp_path)
-    assert not any("decoder" in key for key in load_file(tmp_path / "model.safetensors"))
+    assert "lm_head.decoder.weight" not in load_file(tmp_path / "model.safetensors")  # stored once, as the embeddings
     loaded = CLEARForPreTraining.from_pretrained(tmp_path)
     assert loaded.lm_head.decoder.weight is loaded.clear.get_input_embeddings().weight
 
@@ -234,3 +234,10 @@ def test_a_few_steps_on_real_sentences_lower_both_losses(tokenizer, sentences):
     (mlm_first, contrastive_first), (mlm_last, contrastive_last) = history[0], history[-1]
     assert mlm_last < mlm_first - 0.2, history
     assert contrastive_last < contrastive_first - 1.0, history
+
+
+def test_mlm_loss_of_a_batch_without_masked_tokens_is_zero_not_nan(tokenizer):
+    model = CLEARForPreTraining(tiny_config(tokenizer))
+    batch = encode(tokenizer, ["shares rose", "the team won"])
+    output = model(**batch, labels=torch.full_like(batch["input_ids"], -100))
+    assert output.mlm_loss.item() == 0.0 and torch.isfinite(output.loss)

@@ -350,3 +350,19 @@ def test_bad_input_gives_clear_errors():
         model(views()[:, 0])
     with pytest.raises(ValueError, match="Unknown backbone"):
         SimCLRForPreTraining(SimCLRConfig(backbone="resnet7"))
+
+
+def test_pretrained_torchvision_weights_from_a_local_file(tmp_path):
+    """load_pretrained_backbone takes a torchvision state dict the user has (here a safetensors file
+    of a torchvision ResNet-18); the matching layers take its weights, the rest stay random."""
+    import torchvision
+    from safetensors.torch import save_file
+
+    reference = torchvision.models.resnet18(weights=None)
+    path = tmp_path / "resnet18.safetensors"
+    save_file({k: v.contiguous() for k, v in reference.state_dict().items()}, str(path))
+    model = SimCLRModel(SimCLRConfig(backbone="resnet18", image_size=64))
+    model.load_pretrained_backbone(str(path))
+    assert torch.equal(model.backbone.layer3[0].conv1.weight, reference.layer3[0].conv1.weight)
+    assert torch.equal(model.backbone.conv1.weight, reference.conv1.weight)
+    assert model.config.pretrained_backbone == str(path)

@@ -218,7 +218,7 @@ def test_tokenizer_without_del_is_rejected_with_the_fix(sentences):
     with pytest.raises(ValueError) as error:
         CLEARDataCollator(tokenizer, CLEARAugmenter(augmentations=NO_SYNONYMS))
     message = str(error.value)
-    assert "add_special_tokens" in message and "additional_special_tokens" in message
+    assert "add_special_tokens" in message and "extra_special_tokens" in message
     assert "resize_token_embeddings" in message
     tokenizer.add_special_tokens({"additional_special_tokens": [DEL_TOKEN]})
     collator = CLEARDataCollator(tokenizer, CLEARAugmenter(augmentations=NO_SYNONYMS))

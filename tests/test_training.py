@@ -8,10 +8,11 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
-from transformers import AutoModel
+from transformers import AutoModel, AutoTokenizer
 
 from conftest import REPO_ROOT, accelerate_launch
 from hf_contrastive import CLEARModel, SimCLRModel
@@ -200,3 +201,53 @@ def test_evaluate_script_scores_a_trained_folder(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     printed = json.loads(result.stdout[result.stdout.index("{") :])
     assert printed == json.loads((out / "eval_results.json").read_text())
+
+
+def test_supcon_views_bf16_accumulation_clipping_and_tensorboard(tmp_path):
+    """The options of a SupCon run together: labels as positives, 3 views, bf16 autocast,
+    gradient accumulation, clipping; metrics reach tensorboard."""
+    out = tmp_path / "run"
+    args = ["--output_dir", str(out), *RESUME_ARGS]
+    args[args.index("--max_train_steps") + 1] = "2"
+    args[args.index("--checkpointing_steps") + 1] = "epoch"
+    args[args.index("--report_to") + 1] = "tensorboard"
+    run_train(
+        *args, "--loss", "supcon", "--n_views", "3", "--mixed_precision", "bf16", "--per_device_train_batch_size", "8",
+        "--gradient_accumulation_steps", "2", "--max_grad_norm", "1.0", "--logging_steps", "1",
+    )  # fmt: skip
+    log = [json.loads(line) for line in (out / "training_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2] and all(np.isfinite(r["loss"]) for r in log)
+    assert json.loads((out / "config.json").read_text())["loss"] == "supcon"
+    assert list(out.rglob("events.out.tfevents.*")), "no tensorboard event file"
+    assert (out / "checkpoints" / "step_2" / COMPLETE_MARKER).exists()
+
+
+def test_clear_starts_from_a_pretrained_masked_lm_without_del_token(tmp_path):
+    """The online path, offline: a local BERT masked-LM folder whose tokenizer lacks [DEL]; the run
+    adds [DEL], resizes the embeddings and starts f from the folder's weights."""
+    from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast
+
+    from hf_contrastive.data import load_bbc_news
+
+    words = sorted({w for s in load_bbc_news("train").select(range(300))["text"] for w in s.lower().split() if w.isalpha()})
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
+    pretrained = tmp_path / "bert"
+    tokenizer = BertTokenizerFast(vocab_file=str(vocab))
+    tokenizer.save_pretrained(pretrained)
+    bert = BertForMaskedLM(BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64))
+    bert.save_pretrained(pretrained)
+
+    out = tmp_path / "run"
+    run_train(
+        "--model", "clear", "--model_name_or_path", str(pretrained), "--output_dir", str(out), "--max_train_steps", "1",
+        "--per_device_train_batch_size", "4", "--max_train_samples", "16", "--eval_split", "", "--learning_rate", "0",
+        "--warmup_ratio", "0", *QUICK,
+    )  # fmt: skip
+    trained = CLEARModel.from_pretrained(out)
+    assert trained.config.text_config.vocab_size == len(tokenizer) + 1
+    assert "[DEL]" in AutoTokenizer.from_pretrained(out).all_special_tokens
+    # learning rate 0: f is still the pretrained encoder (the [DEL] row is new)
+    original = bert.bert.embeddings.word_embeddings.weight
+    assert torch.equal(trained.encoder.embeddings.word_embeddings.weight[: len(tokenizer)], original)
+    assert torch.equal(trained.encoder.encoder.layer[0].output.dense.weight, bert.bert.encoder.layer[0].output.dense.weight)

@@ -167,7 +167,7 @@ class CLEARDataCollator:
 
     Args:
         tokenizer: a transformers tokenizer (a fast one, for speed) whose special tokens include
-            ``del_token``: ``tokenizer.add_special_tokens({"additional_special_tokens": ["[DEL]"]})``
+            ``del_token``: ``tokenizer.add_special_tokens({"extra_special_tokens": ["[DEL]"]}, replace_extra_special_tokens=False)``
             then ``model.resize_token_embeddings(len(tokenizer))`` when it does not.
         augmenter: makes the two views from a list of sentences; default
             ``CLEARAugmenter(max_words=max_length, seed=seed)`` (all four augmentations, a pair
@@ -205,7 +205,7 @@ class CLEARDataCollator:
                 f"the tokenizer has no special token {del_token!r} "
                 f"(its special tokens: {tokenizer.all_special_tokens}). "
                 f"CLEAR's deletions write {del_token!r}; add it with "
-                f'`tokenizer.add_special_tokens({{"additional_special_tokens": ["{del_token}"]}})` and resize the '
+                f'`tokenizer.add_special_tokens({{"extra_special_tokens": ["{del_token}"]}}, replace_extra_special_tokens=False)` and resize the '
                 "model's embeddings with `model.resize_token_embeddings(len(tokenizer))`."
             )
         if tokenizer.pad_token_id is None:

@@ -53,4 +53,4 @@ def add_del_token(tokenizer: PreTrainedTokenizerFast) -> int:
     were added, so the caller can resize the model's embeddings."""
     if DEL_TOKEN in tokenizer.all_special_tokens:
         return 0
-    return tokenizer.add_special_tokens({"additional_special_tokens": [DEL_TOKEN]}, replace_additional_special_tokens=False)
+    return tokenizer.add_special_tokens({"extra_special_tokens": [DEL_TOKEN]}, replace_extra_special_tokens=False)

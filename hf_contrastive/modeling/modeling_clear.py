@@ -83,8 +83,6 @@ class CLEARPreTrainedModel(PreTrainedModel):
         elif isinstance(module, nn.LayerNorm):
             init.ones_(module.weight)
             init.zeros_(module.bias)
-        elif isinstance(module, CLEARMaskedLMHead):
-            init.zeros_(module.bias)
 
 
 class CLEARModel(CLEARPreTrainedModel):
@@ -150,8 +148,8 @@ class CLEARModel(CLEARPreTrainedModel):
 
 
 class CLEARMaskedLMHead(nn.Module):
-    """BERT's MLM head: dense -> activation -> layer norm -> decoder (tied to the input
-    embeddings) + bias. RoBERTa's and DistilBERT's heads compute the same function."""
+    """BERT's MLM head: dense -> activation -> layer norm -> decoder (weight tied to the input
+    embeddings, own bias). RoBERTa's and DistilBERT's heads compute the same function."""
 
     def __init__(self, config: CLEARConfig):
         super().__init__()
@@ -161,11 +159,11 @@ class CLEARMaskedLMHead(nn.Module):
         self.dense = nn.Linear(hidden, hidden)
         self.activation = ACT2FN[activation]
         self.layer_norm = nn.LayerNorm(hidden, eps=getattr(text_config, "layer_norm_eps", 1e-12))
-        self.decoder = nn.Linear(hidden, text_config.vocab_size, bias=False)
-        self.bias = nn.Parameter(torch.zeros(text_config.vocab_size))
+        # the bias lives in the decoder, so resize_token_embeddings resizes it with the weight
+        self.decoder = nn.Linear(hidden, text_config.vocab_size)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.layer_norm(self.activation(self.dense(hidden_states)))) + self.bias
+        return self.decoder(self.layer_norm(self.activation(self.dense(hidden_states))))
 
 
 class CLEARProjectionHead(nn.Module):
@@ -241,9 +239,12 @@ class CLEARForPreTraining(CLEARPreTrainedModel):
         if input_ids is not None and labels is not None and self.config.mlm_weight > 0:
             hidden = self.clear(input_ids, attention_mask=attention_mask, return_dict=True).last_hidden_state
             mlm_logits = self.lm_head(hidden)
+            # mean over the masked tokens; a batch with none masked (short or all-special sentences)
+            # contributes 0, not 0/0
+            masked = (labels != -100).sum()
             mlm_loss = nn.functional.cross_entropy(
-                mlm_logits.float().view(-1, mlm_logits.shape[-1]), labels.view(-1), ignore_index=-100
-            )
+                mlm_logits.float().view(-1, mlm_logits.shape[-1]), labels.view(-1), ignore_index=-100, reduction="sum"
+            ) / masked.clamp_min(1)
 
         contrastive_loss = projections = sentence_embeddings = None
         if input_ids_a is not None and self.config.contrastive_weight > 0:
