@@ -220,7 +220,25 @@ class WordDeletion(SentenceAugmentation):
         return words
 
 
-class SpanDeletion(SentenceAugmentation):
+class _SpanAugmentation(SentenceAugmentation):
+    """An augmentation that works on spans of consecutive words, ``mean_span_length`` words long
+    on average (span deletion, reordering)."""
+
+    def __init__(
+        self,
+        ratio: float = 0.3,
+        seed: SeedLike = None,
+        max_words: Optional[int] = None,
+        del_token: str = DEL_TOKEN,
+        mean_span_length: float = 3.0,
+    ) -> None:
+        super().__init__(ratio, seed, max_words, del_token)
+        if mean_span_length < 1:
+            raise ValueError(f"mean_span_length must be >= 1, got {mean_span_length}.")
+        self.mean_span_length = float(mean_span_length)
+
+
+class SpanDeletion(_SpanAugmentation):
     """CLEAR's span deletion: randomly chosen spans of consecutive words are deleted, each span
     replaced by one ``[DEL]``.
 
@@ -236,19 +254,6 @@ class SpanDeletion(SentenceAugmentation):
     """
 
     name = "span_deletion"
-
-    def __init__(
-        self,
-        ratio: float = 0.3,
-        seed: SeedLike = None,
-        max_words: Optional[int] = None,
-        del_token: str = DEL_TOKEN,
-        mean_span_length: float = 3.0,
-    ) -> None:
-        super().__init__(ratio, seed, max_words, del_token)
-        if mean_span_length < 1:
-            raise ValueError(f"mean_span_length must be >= 1, got {mean_span_length}.")
-        self.mean_span_length = float(mean_span_length)
 
     def sample_spans(self, n_words: int) -> list[tuple[int, int]]:
         """The ``(start, end)`` word ranges to delete from a sentence of ``n_words`` words: sorted,
@@ -279,7 +284,7 @@ class SpanDeletion(SentenceAugmentation):
         return out
 
 
-class Reordering(SentenceAugmentation):
+class Reordering(_SpanAugmentation):
     """CLEAR's reordering: randomly chosen pairs of spans swap places.
 
     ``m = ratio * n`` words (stochastic rounding; at least 2 when ``ratio > 0`` and ``n >= 2``, so
@@ -290,19 +295,6 @@ class Reordering(SentenceAugmentation):
     """
 
     name = "reordering"
-
-    def __init__(
-        self,
-        ratio: float = 0.3,
-        seed: SeedLike = None,
-        max_words: Optional[int] = None,
-        del_token: str = DEL_TOKEN,
-        mean_span_length: float = 3.0,
-    ) -> None:
-        super().__init__(ratio, seed, max_words, del_token)
-        if mean_span_length < 1:
-            raise ValueError(f"mean_span_length must be >= 1, got {mean_span_length}.")
-        self.mean_span_length = float(mean_span_length)
 
     def sample_swaps(self, n_words: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
         """The pairs of ``(start, end)`` word ranges that swap places in a sentence of ``n_words``
