@@ -11,6 +11,18 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TRAIN = REPO_ROOT / "scripts" / "train.py"
+# tiny model configs (--model_config) for quick training runs in the tests
+TINY_SIMCLR = json.dumps(
+    {
+        "backbone_config": {"model_type": "resnet", "num_channels": 1, "embedding_size": 8, "hidden_sizes": [8, 16],
+                            "depths": [1, 1], "layer_type": "basic"},
+        "num_channels": 1, "image_size": 16, "projection_dim": 16,
+    }
+)  # fmt: skip
+TINY_CLEAR = json.dumps(
+    {"text_config": {"model_type": "bert", "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+                     "intermediate_size": 64}, "projection_dim": 16}
+)  # fmt: skip
 
 
 def free_port() -> int:

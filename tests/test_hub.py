@@ -9,18 +9,8 @@ import pytest
 import yaml
 from huggingface_hub import ModelCard
 
-from conftest import run_train, run_without_package
+from conftest import TINY_CLEAR, TINY_SIMCLR, run_train, run_without_package
 from hf_contrastive.hub import write_model_card
-
-TINY_SIMCLR = json.dumps(
-    {"backbone_config": {"model_type": "resnet", "num_channels": 1, "embedding_size": 8, "hidden_sizes": [8, 16],
-                         "depths": [1, 1], "layer_type": "basic"}, "num_channels": 1, "image_size": 16, "projection_dim": 16}
-)  # fmt: skip
-TINY_CLEAR = json.dumps(
-    {"text_config": {"model_type": "bert", "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
-                     "intermediate_size": 64}, "projection_dim": 16}
-)  # fmt: skip
-
 
 @pytest.fixture(scope="module", params=["simclr", "clear"])
 def trained_folder(request, tmp_path_factory):

@@ -14,21 +14,10 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModel, AutoTokenizer
 
-from conftest import REPO_ROOT, TRAIN, accelerate_launch, run_train
+from conftest import REPO_ROOT, TINY_CLEAR, TINY_SIMCLR, TRAIN, accelerate_launch, run_train
 from hf_contrastive import CLEARModel, SimCLRModel
 from hf_contrastive.training import COMPLETE_MARKER, find_checkpoint
 
-TINY_SIMCLR = json.dumps(
-    {
-        "backbone_config": {"model_type": "resnet", "num_channels": 1, "embedding_size": 8, "hidden_sizes": [8, 16],
-                            "depths": [1, 1], "layer_type": "basic"},
-        "num_channels": 1, "image_size": 16, "projection_dim": 16,
-    }
-)  # fmt: skip
-TINY_CLEAR = json.dumps(
-    {"text_config": {"model_type": "bert", "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
-                     "intermediate_size": 64}, "projection_dim": 16}
-)  # fmt: skip
 QUICK = ["--report_to", "none", "--per_device_eval_batch_size", "128"]
 
 
