@@ -41,7 +41,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms as v1
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from hf_contrastive.augment import BatchedSimCLRViews, MultiViewTransform, SimCLRViewTransform  # noqa: E402
+from hf_contrastive.augment import BatchedSimCLRViews, SimCLRViewTransform  # noqa: E402
 
 
 N_VIEWS = 2
