@@ -319,7 +319,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: Contrastiv
 
     hyperparameters = {**asdict(model_args), **asdict(data_args), **asdict(args)}
     if report_to:
-        accelerator.init_trackers("hf_contrastive", config={k: v for k, v in hyperparameters.items() if isinstance(v, (int, float, str, bool))})
+        accelerator.init_trackers("runs", config={k: v for k, v in hyperparameters.items() if isinstance(v, (int, float, str, bool))})
 
     completed_steps, start_epoch, resume_step = 0, 0, 0
     if args.resume_from_checkpoint:
