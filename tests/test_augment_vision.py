@@ -516,6 +516,7 @@ def test_bad_parameters_raise_value_errors(cls, kwargs, message):
 
 
 def test_unknown_preset_or_parameter_lists_the_valid_ones():
+    """An unknown preset name or override raises a ValueError listing the valid ones."""
     with pytest.raises(ValueError, match=r"presets are \['cifar', 'digits', 'imagenet'\]"):
         SimCLRViewTransform.from_preset("stl10")
     with pytest.raises(ValueError, match="parameters are"):
@@ -534,11 +535,14 @@ def test_unknown_preset_or_parameter_lists_the_valid_ones():
     ],
 )
 def test_bad_images_raise_value_errors(image, message):
+    """Wrong dtype, channel count, layout, batch or empty image: a ValueError naming the fix."""
     with pytest.raises(ValueError, match=message):
         SimCLRViewTransform.from_preset("cifar")(image)
 
 
 def test_bad_batches_raise_value_errors():
+    """Empty batch, float batch, wrong channels or layout, n_views < 1: a ValueError naming the
+    fix; an unsupported input type: a TypeError."""
     batched = BatchedSimCLRViews.from_preset("cifar")
     with pytest.raises(ValueError, match="Empty batch"):
         batched(torch.zeros(0, 3, 8, 8, dtype=torch.uint8))
