@@ -18,6 +18,7 @@ from .data.loading import find_column, load_split
 from .evaluation import flatten_pixels, knn_accuracy, linear_probe_accuracy
 from .modeling import SimCLRConfig, SimCLRForPreTraining, SimCLRImageProcessor, SimCLRModel
 from .modeling.image_processing_simclr import to_uint8_tensor
+from .training import parse_json_or_mapping
 
 # The CPU default recipe: a small ResNet (basic blocks, 32-64-128 channels) on the 28 px digits.
 # ResNet-18 learns too little in a few CPU minutes to show (ENVIRONMENT.md: 33 images/s).
@@ -33,16 +34,23 @@ DEFAULT_SIMCLR_CONFIG = {
 }  # fmt: skip
 
 
-def _evaluation_subset(dataset, limit: Optional[int]):
+def evaluation_subset(dataset, limit: Optional[int]):
+    """The first `limit` examples (all with `limit=None`), as `--max_eval_samples` asks."""
     return dataset.select(range(min(limit, len(dataset)))) if limit else dataset
+
+
+def probe_scores(train_x, train_y, test_x, test_y, prefix: str = "") -> dict[str, float]:
+    """Linear-probe and weighted-kNN accuracy of frozen features, fit on train, scored on test."""
+    return {
+        f"{prefix}linear_accuracy": linear_probe_accuracy(train_x, train_y, test_x, test_y)["accuracy"],
+        f"{prefix}knn_accuracy": knn_accuracy(train_x, train_y, test_x, test_y),
+    }
 
 
 class SimCLRTask:
     # the default recipe's training options (configs/simclr_mnist.yaml): about 2 minutes on 2 CPU cores
     recipe_defaults = {"per_device_train_batch_size": 256, "optimizer": "lars", "weight_decay": 1e-6, "num_train_epochs": 50}
     def __init__(self, model_args, data_args, args, accelerator: Accelerator) -> None:
-        from .training import parse_json_or_mapping
-
         self.args, self.data_args, self.accelerator = args, data_args, accelerator
         dataset_name = data_args.dataset_name or "mnist_digits"
         train = load_split(dataset_name, data_args.train_split, data_args.dataset_config_name)
@@ -66,8 +74,8 @@ class SimCLRTask:
         self.eval_splits = None
         if data_args.eval_split:
             self.eval_splits = (
-                _evaluation_subset(train, data_args.max_eval_samples),
-                _evaluation_subset(load_split(dataset_name, data_args.eval_split, data_args.dataset_config_name), data_args.max_eval_samples),
+                evaluation_subset(train, data_args.max_eval_samples),
+                evaluation_subset(load_split(dataset_name, data_args.eval_split, data_args.dataset_config_name), data_args.max_eval_samples),
             )
         preset = data_args.view_preset or ("digits" if config.num_channels == 1 else ("cifar" if config.image_size <= 64 else "imagenet"))
         self.views = BatchedSimCLRViews.from_preset(
@@ -140,12 +148,7 @@ class SimCLRTask:
         return results
 
     def _probe(self, encoder, train, test, prefix: str) -> dict[str, float]:
-        train_features, train_labels = self._features(encoder, train)
-        test_features, test_labels = self._features(encoder, test)
-        return {
-            f"{prefix}linear_accuracy": linear_probe_accuracy(train_features, train_labels, test_features, test_labels)["accuracy"],
-            f"{prefix}knn_accuracy": knn_accuracy(train_features, train_labels, test_features, test_labels),
-        }
+        return probe_scores(*self._features(encoder, train), *self._features(encoder, test), prefix=prefix)
 
     def save_preprocessor(self, output_dir: str) -> None:
         self.processor.save_pretrained(output_dir)

@@ -13,8 +13,10 @@ from .augment.text import CLEARAugmenter
 from .data.loading import find_column, load_split
 from .data.text_collator import CLEARDataCollator
 from .data.tokenizer import add_del_token, train_wordpiece_tokenizer
-from .evaluation import bag_of_words_features, encode_sentences, knn_accuracy, linear_probe_accuracy, sentence_similarity_spearman
+from .evaluation import bag_of_words_features, encode_sentences, linear_probe_accuracy, sentence_similarity_spearman
 from .modeling import CLEARConfig, CLEARForPreTraining, CLEARModel
+from .tasks import evaluation_subset, probe_scores
+from .training import parse_json_or_mapping
 
 # The CPU default recipe: a 4-layer, 128-wide BERT on BBC News sentences. Mean pooling: with the
 # paper's [CLS] pooling this small randomly initialised BERT starts with nearly identical sentence
@@ -38,9 +40,6 @@ class CLEARTask:
         "num_train_epochs": 0.5,
     }  # fmt: skip
     def __init__(self, model_args, data_args, args, accelerator: Accelerator) -> None:
-        from .tasks import _evaluation_subset
-        from .training import parse_json_or_mapping
-
         self.args, self.data_args, self.accelerator = args, data_args, accelerator
         dataset_name = data_args.dataset_name or "bbc_news"
         train = load_split(dataset_name, data_args.train_split, data_args.dataset_config_name)
@@ -73,7 +72,7 @@ class CLEARTask:
         self.eval_splits = None
         if data_args.eval_split and self.label_column is not None:
             test = load_split(dataset_name, data_args.eval_split, data_args.dataset_config_name)
-            self.eval_splits = (_evaluation_subset(train, data_args.max_eval_samples), _evaluation_subset(test, data_args.max_eval_samples))
+            self.eval_splits = (evaluation_subset(train, data_args.max_eval_samples), evaluation_subset(test, data_args.max_eval_samples))
 
     def _tokenizer(self, model_args, args, accelerator: Accelerator, train):
         name = model_args.tokenizer_name or model_args.model_name_or_path
@@ -154,12 +153,8 @@ class CLEARTask:
                 batch_size=self.args.per_device_eval_batch_size, max_length=self.data_args.max_seq_length,
             )  # fmt: skip
 
-        train_x, test_x = embed(train), embed(test)
-        train_y, test_y = torch.tensor(train[self.label_column]), torch.tensor(test[self.label_column])
-        return {
-            f"{prefix}linear_accuracy": linear_probe_accuracy(train_x, train_y, test_x, test_y)["accuracy"],
-            f"{prefix}knn_accuracy": knn_accuracy(train_x, train_y, test_x, test_y),
-        }
+        labels = [torch.tensor(split[self.label_column]) for split in (train, test)]
+        return probe_scores(embed(train), labels[0], embed(test), labels[1], prefix=prefix)
 
     def save_preprocessor(self, output_dir: str) -> None:
         self.tokenizer.save_pretrained(output_dir)

