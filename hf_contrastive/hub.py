@@ -1,12 +1,17 @@
-"""Model cards for trained output folders, from the templates in `model_cards/`.
+"""Model cards for trained output folders, and publishing those folders to the Hugging Face Hub.
 
 `write_model_card(output_dir)` reads what a training run left in its folder (`config.json`,
 `eval_results.json`, `train_results.json`, `training_args.json`, `training_log.jsonl`) and writes
-`README.md`: metadata the Hub understands (`library_name`, `license`, `tags`, `datasets`,
-`pipeline_tag`, `base_model`, and a `model-index` with the model's own evaluation results), and a
-body with usage, architecture, the training recipe, the evaluation table with its baselines, a
-training-loss curve (`training_loss.png`) and the framework versions. Training calls it at the end
-of every run; it can be run again on any output folder.
+`README.md` from the templates in `hf_contrastive/model_cards/`: metadata the Hub understands
+(`library_name`, `license`, `tags`, `datasets`, `pipeline_tag`, `base_model`, and a `model-index`
+with the model's own evaluation results), and a body with usage, architecture, the training recipe,
+the evaluation table with its baselines, a training-loss curve (`training_loss.png`) and the
+framework versions. Training calls it at the end of every run; it can be run again on any output
+folder.
+
+`push_to_hub(output_dir, repo_id)` creates the repository if needed and uploads the folder in one
+commit (without checkpoints and logs), with the card's usage snippet pointing at the repository.
+The local folder is only read, so a failed upload leaves it as it was.
 """
 
 from __future__ import annotations
@@ -17,11 +22,17 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Optional
 
-from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from huggingface_hub import CommitInfo, CommitOperationAdd, EvalResult, HfApi, ModelCard, ModelCardData
+from huggingface_hub.errors import HfHubHTTPError
+from huggingface_hub.errors import HTTPError as TransportError  # the HTTP client's base error (connection refused, ...)
+from huggingface_hub.utils import filter_repo_objects
 from transformers import AutoConfig
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "model_cards"
+TEMPLATES = Path(__file__).resolve().parent / "model_cards"
 LOSS_CURVE = "training_loss.png"
+# what a push leaves out of an output folder: resumable checkpoints, tensorboard logs, the per-step
+# log (its curve is in training_loss.png), the CLEAR tokenizer's training copy, hidden files
+PUSH_IGNORE_PATTERNS = ["checkpoints/*", "runs/*", "tokenizer/*", "training_log.jsonl", ".*", "*/.*"]
 _METRICS = {
     "linear_accuracy": ("accuracy", "Linear probe accuracy"),
     "knn_accuracy": ("accuracy", "Weighted kNN accuracy"),
@@ -37,13 +48,13 @@ def _read_json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _loss_curve(output_dir: Path) -> Optional[str]:
+def _draw_loss_curve(output_dir: Path) -> None:
     log_path = output_dir / "training_log.jsonl"
     if not log_path.exists():
-        return None
+        return
     records = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
     if not records:
-        return None
+        return
     import matplotlib
 
     matplotlib.use("Agg")
@@ -60,7 +71,6 @@ def _loss_curve(output_dir: Path) -> Optional[str]:
     figure.tight_layout()
     figure.savefig(output_dir / LOSS_CURVE, dpi=100)
     plt.close(figure)
-    return LOSS_CURVE
 
 
 def _table(rows: list[tuple[str, object]]) -> str:
@@ -85,6 +95,23 @@ def _evaluation_table(results: dict, baseline_name: str) -> str:
 
 def write_model_card(output_dir: str, repo_id: Optional[str] = None, model_name: Optional[str] = None) -> Path:
     """Write `README.md` (and `training_loss.png`) into a trained output folder and return its path.
+
+    Args:
+        output_dir: a folder written by `scripts/train.py` (or any folder with a SimCLR / CLEAR
+            `config.json`; missing result files leave their sections short).
+        repo_id: the Hub repository the card will live in, used in the usage snippet; defaults to
+            the folder's path, which the snippet then loads directly.
+        model_name: the card's title and `model-index` name; defaults to the folder's name.
+    """
+    folder = Path(output_dir)
+    _draw_loss_curve(folder)
+    path = folder / "README.md"
+    render_model_card(output_dir, repo_id=repo_id, model_name=model_name).save(path)
+    return path
+
+
+def render_model_card(output_dir: str, repo_id: Optional[str] = None, model_name: Optional[str] = None) -> ModelCard:
+    """The model card of a trained output folder, without writing anything (see `write_model_card`).
 
     Args:
         output_dir: a folder written by `scripts/train.py` (or any folder with a SimCLR / CLEAR
@@ -169,7 +196,7 @@ def write_model_card(output_dir: str, repo_id: Optional[str] = None, model_name:
 
     encoder = (SimCLRModel if config.model_type == "simclr" else CLEARModel)(config)
     template = TEMPLATES / f"{config.model_type}.md"
-    card = ModelCard.from_template(
+    return ModelCard.from_template(
         card_data,
         template_path=str(template),
         model_name=model_name,
@@ -188,12 +215,121 @@ def write_model_card(output_dir: str, repo_id: Optional[str] = None, model_name:
         encoder_parameters=f"{sum(p.numel() for p in encoder.parameters()):,}",
         training_table=_table(training_rows),
         evaluation_table=_evaluation_table(eval_results, baseline_name),
-        loss_curve=_loss_curve(folder),
+        loss_curve=LOSS_CURVE if (folder / LOSS_CURVE).exists() else None,
         versions=_versions(),
     )
-    path = folder / "README.md"
-    card.save(path)
-    return path
+
+
+class HubPushError(RuntimeError):
+    """An upload to the Hub failed; the message says why, and the local folder is unchanged."""
+
+
+def _why_it_failed(error: Exception) -> str:
+    if isinstance(error, HfHubHTTPError) and error.response is not None:
+        status = error.response.status_code
+        server_message = (error.server_message or "").strip() or error.response.reason_phrase
+        if status == 401:
+            return (
+                f"the Hub refused the token (401: {server_message}). Log in with `hf auth login`, set HF_TOKEN, "
+                "or pass a token with write access (--hub_token / --token)."
+            )
+        if status == 403:
+            return f"the token may not write there (403: {server_message}). Check the namespace and the token's permissions."
+        return f"the Hub answered {status} ({server_message})."
+    if isinstance(error, TransportError):
+        return f"the Hub could not be reached ({type(error).__name__}: {error}); check the network or HF_ENDPOINT."
+    return f"{type(error).__name__}: {error}"
+
+
+def _create_repository(api: HfApi, repo_id: str, private: Optional[bool], revision: Optional[str]) -> str:
+    if "/" not in repo_id:
+        repo_id = f"{api.whoami()['name']}/{repo_id}"
+    repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
+    if revision:
+        api.create_branch(repo_id, branch=revision, exist_ok=True)
+    return repo_id
+
+
+def create_repository(
+    repo_id: str, private: Optional[bool] = None, revision: Optional[str] = None, token: Optional[str] = None
+) -> str:
+    """Create the model repository `repo_id` (and branch `revision`) unless it exists; return its full id.
+
+    A `repo_id` without a namespace goes to the token's user, as on the Hub's website. Training
+    calls this before its first step so that a bad token or repository fails early.
+
+    Raises:
+        HubPushError: the Hub refused or could not be reached; the message says which.
+    """
+    try:
+        return _create_repository(HfApi(token=token), repo_id, private, revision)
+    except (HfHubHTTPError, TransportError) as error:
+        raise HubPushError(f"Could not create the Hub repository {repo_id!r}: {_why_it_failed(error)}") from error
+
+
+def push_to_hub(
+    output_dir: str,
+    repo_id: str,
+    private: Optional[bool] = None,
+    revision: Optional[str] = None,
+    token: Optional[str] = None,
+    commit_message: Optional[str] = None,
+) -> CommitInfo:
+    """Upload a trained output folder to the Hub as one commit, creating the repository if needed.
+
+    Everything a user of the model needs goes up: config, safetensors weights, the modeling code
+    for `trust_remote_code`, the image processor or tokenizer, the results and the model card; the
+    card is rendered for the repository (its usage snippet loads `repo_id`, the title is the
+    repository's name) without touching the local `README.md`. Checkpoints, tensorboard logs and
+    the per-step log stay local (`PUSH_IGNORE_PATTERNS`). The folder is only read.
+
+    Args:
+        output_dir: a folder written by `scripts/train.py`.
+        repo_id: `"user/name"`, `"org/name"`, or `"name"` for the token's user.
+        private: create the repository as private (an existing repository keeps its visibility).
+        revision: a branch to commit to, created from `main` if it does not exist.
+        token: a Hub token with write access; default: `HF_TOKEN` or the `hf auth login` cache.
+            It is sent to the Hub only, never written or printed.
+        commit_message: default "Upload <model type> model trained with hf_contrastive".
+
+    Returns:
+        huggingface_hub's `CommitInfo` (`.commit_url`, `.oid`, `.repo_url`).
+
+    Raises:
+        FileNotFoundError: `output_dir` is not a trained output folder.
+        HubPushError: the Hub refused the upload or could not be reached; nothing local changed.
+    """
+    folder = Path(output_dir)
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(
+            f"{folder} has no config.json: give the --output_dir of a finished training run (a folder with "
+            "config.json, model.safetensors and the preprocessor)."
+        )
+    if not any((folder / name).is_file() for name in ("model.safetensors", "model.safetensors.index.json")):
+        raise FileNotFoundError(f"{folder} has no model.safetensors: the training run did not finish saving the model.")
+    files = sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file())
+    operations = [
+        CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(folder / name))
+        for name in filter_repo_objects(files, ignore_patterns=PUSH_IGNORE_PATTERNS)
+        if name != "README.md"
+    ]
+    model_type = AutoConfig.from_pretrained(folder).model_type
+    api = HfApi(token=token)
+    try:
+        repo_id = _create_repository(api, repo_id, private, revision)
+        card = render_model_card(str(folder), repo_id=repo_id, model_name=repo_id.split("/")[-1])
+        operations.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=str(card).encode()))
+        return api.create_commit(
+            repo_id,
+            operations,
+            commit_message=commit_message or f"Upload {model_type} model trained with hf_contrastive",
+            revision=revision,
+        )
+    except (HfHubHTTPError, TransportError) as error:
+        raise HubPushError(
+            f"Could not upload {folder} to {repo_id!r}: {_why_it_failed(error)} Nothing in {folder} was changed; "
+            f"run `python scripts/push_to_hub.py {folder} --repo_id {repo_id}` again once this is fixed."
+        ) from error
 
 
 def _head_text(config) -> str:

@@ -31,7 +31,7 @@ from accelerate.utils import DataLoaderConfiguration, set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from .hub import write_model_card
+from .hub import create_repository, push_to_hub, write_model_card
 from .optim import LARS, get_cosine_schedule_with_warmup, lars_param_groups, scale_learning_rate
 
 
@@ -151,6 +151,21 @@ class ContrastiveTrainingArguments:
     report_to: str = field(default="tensorboard", metadata={"help": "Accelerate trackers: 'tensorboard', 'all', 'none'."})
     seed: int = field(default=42, metadata={"help": "Random seed (initialisation, data order, views)."})
     skip_baselines: bool = field(default=False, metadata={"help": "Do not evaluate the raw-input and random-encoder baselines."})
+    push_to_hub: bool = field(
+        default=False,
+        metadata={"help": "Upload the output folder to the Hub at the end (main process; checkpoints and logs stay local)."},
+    )
+    hub_model_id: Optional[str] = field(
+        default=None, metadata={"help": "Hub repository: 'user/name', 'org/name' or 'name'; default: the output folder's name."}
+    )
+    hub_token: Optional[str] = field(
+        default=None,
+        metadata={"help": "Hub token with write access; default: HF_TOKEN or `hf auth login`. Never saved or printed."},
+    )
+    hub_private_repo: Optional[bool] = field(
+        default=None, metadata={"help": "Create the Hub repository as private (default: the Hub's default)."}
+    )
+    hub_revision: Optional[str] = field(default=None, metadata={"help": "Hub branch to push to, created if needed (default: main)."})
 
 
 def parse_json_or_mapping(value: Any, name: str) -> dict:
@@ -272,6 +287,11 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: Contrastiv
     )
     if accelerator.is_main_process:
         prepare_output_dir(args)
+        if args.push_to_hub:  # a bad token or repository fails now, not after training
+            args.hub_model_id = create_repository(
+                args.hub_model_id or Path(args.output_dir).resolve().name,
+                private=args.hub_private_repo, revision=args.hub_revision, token=args.hub_token,
+            )  # fmt: skip
     accelerator.wait_for_everyone()
     set_seed(args.seed)
     start_time = time.time()
@@ -318,6 +338,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: Contrastiv
         checkpointing_every = int(args.checkpointing_steps)
 
     hyperparameters = {**asdict(model_args), **asdict(data_args), **asdict(args)}
+    del hyperparameters["hub_token"]  # saved in training_args.json and the trackers: never the token
     if report_to:
         accelerator.init_trackers("runs", config={k: v for k, v in hyperparameters.items() if isinstance(v, (int, float, str, bool))})
 
@@ -424,6 +445,12 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: Contrastiv
         Path(args.output_dir, "training_args.json").write_text(json.dumps(hyperparameters, indent=2, default=str))
         write_model_card(args.output_dir)
         accelerator.print(json.dumps({"train": train_results, "eval": results}, indent=2))
+        if args.push_to_hub:
+            commit = push_to_hub(
+                args.output_dir, args.hub_model_id, private=args.hub_private_repo, revision=args.hub_revision,
+                token=args.hub_token, commit_message="End of training",
+            )  # fmt: skip
+            accelerator.print(f"Pushed to {commit.commit_url}")
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return results

@@ -69,20 +69,22 @@ except ImportError:
 '''
 
 
-def run_without_package(script: str, *args: str, workdir: Path) -> dict:
+def run_without_package(script: str, *args: str, workdir: Path, hub_endpoint: str | None = None) -> dict:
     """Run `script` in a fresh Python in which `import hf_contrastive` fails (a meta-path finder
-    refuses it), offline, with an empty Hugging Face cache; the script prints one JSON line last.
-    Returns that JSON with `package_importable` added."""
+    refuses it), with an empty Hugging Face cache: offline, or talking to the Hub at `hub_endpoint`
+    (`HF_ENDPOINT`) without a token. The script prints one JSON line last; returns that JSON with
+    `package_importable` added."""
     path = workdir / "without_package.py"
     path.write_text(WITHOUT_PACKAGE_PREAMBLE + script + "\nprint(json.dumps({**RESULT, 'package_importable': PACKAGE_IMPORTABLE}))\n")
-    env = {"HF_HOME": str(workdir / "hf_home"), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
+    env = {"HF_HOME": str(workdir / "hf_home"), "PATH": "/usr/bin:/bin", "HF_HUB_DISABLE_TELEMETRY": "1"}
+    env.update({"HF_ENDPOINT": hub_endpoint} if hub_endpoint else {"HF_HUB_OFFLINE": "1"})
     result = subprocess.run([sys.executable, str(path), *args], capture_output=True, text=True, env=env, timeout=300, cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def run_train(*args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO_ROOT))
+def run_train(*args: str, timeout: float = 300, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO_ROOT), **(env or {}))
     result = subprocess.run([sys.executable, str(TRAIN), *args], capture_output=True, text=True, env=env, timeout=timeout, cwd=REPO_ROOT)
     if check and result.returncode != 0:
         pytest.fail(f"train.py failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")

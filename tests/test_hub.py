@@ -1,21 +1,35 @@
 """Tests for hf_contrastive.hub: the model card a training run writes (metadata that
 huggingface_hub parses back, model-index equal to eval_results.json, a usage snippet that runs
-where the package is not installed)."""
+where the package is not installed), and publishing over real HTTP to a Hub-compatible server on
+127.0.0.1 (`hub_server.LocalHub`): the pushed repository loads without the package and gives the
+local model's outputs, the token never leaks, a failed push explains itself and changes nothing."""
 
+import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
 
+import huggingface_hub
 import pytest
+import torch
 import yaml
-from huggingface_hub import ModelCard
+from huggingface_hub import HfApi, ModelCard
+from huggingface_hub.errors import RepositoryNotFoundError
 
-from conftest import TINY_CLEAR, TINY_SIMCLR, run_train, run_without_package
-from hf_contrastive.hub import write_model_card
+from conftest import REPO_ROOT, TINY_CLEAR, TINY_SIMCLR, free_port, run_train, run_without_package
+from hf_contrastive.hub import PUSH_IGNORE_PATTERNS, HubPushError, push_to_hub, write_model_card
+from hf_contrastive.modeling import SimCLRConfig, SimCLRModel
+from hub_server import LocalHub
+
+TOKEN = "hf_SECRETtokenForTheLocalHub0123456789"  # distinctive, so a leak anywhere is found by search
 
 @pytest.fixture(scope="module", params=["simclr", "clear"])
 def trained_folder(request, tmp_path_factory):
     out = tmp_path_factory.mktemp(request.param) / "run"
-    common = ["--output_dir", str(out), "--max_train_steps", "3", "--report_to", "none", "--max_eval_samples", "120"]
+    common = ["--output_dir", str(out), "--max_train_steps", "3", "--report_to", "none", "--max_eval_samples", "120",
+              "--checkpointing_steps", "2"]  # fmt: skip
     if request.param == "simclr":
         run_train(*common, "--model_config", TINY_SIMCLR, "--per_device_train_batch_size", "16", "--max_train_samples", "64")
     else:
@@ -59,3 +73,205 @@ def test_card_can_be_rewritten_for_a_hub_repository(trained_folder):
     assert 'from_pretrained("someone/simclr-digits", trust_remote_code=True)' in text
     assert ModelCard.load(path).data.model_name == "simclr-digits"
     write_model_card(str(folder))  # back to the local card for the other tests
+
+
+# ---------------------------------------------------------------- publishing over HTTP
+
+
+@pytest.fixture(scope="module")
+def local_hub():
+    with LocalHub(tokens={TOKEN: "alice"}) as hub:
+        yield hub
+
+
+@pytest.fixture
+def hub(local_hub, monkeypatch):
+    """The local Hub as huggingface_hub's endpoint in this process, no ambient token."""
+    local_hub.patch_endpoint(monkeypatch)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_TOKEN_PATH", os.devnull)
+    local_hub.fail_with = None
+    return local_hub
+
+
+def folder_state(folder) -> dict:
+    """Every file under `folder` with its content hash and modification time."""
+    return {
+        path.relative_to(folder).as_posix(): (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns)
+        for path in sorted(folder.rglob("*")) if path.is_file()
+    }  # fmt: skip
+
+
+def expected_upload(folder) -> set:
+    names = set(folder_state(folder))
+    kept = set(huggingface_hub.utils.filter_repo_objects(sorted(names), ignore_patterns=PUSH_IGNORE_PATTERNS))
+    assert {"config.json", "model.safetensors", "README.md", "training_loss.png", "eval_results.json"} <= kept
+    assert any(name.startswith("checkpoints/") for name in names - kept)  # there was something to leave out
+    return kept
+
+
+# `outputs(source, **kwargs)`: the representations a model (with its own preprocessor) gives for fixed inputs
+OUTPUTS_CODE = {
+    "simclr": """
+import numpy as np, torch
+from PIL import Image
+from transformers import AutoImageProcessor, AutoModel
+
+def outputs(source, **kwargs):
+    model = AutoModel.from_pretrained(source, **kwargs).eval()
+    processor = AutoImageProcessor.from_pretrained(source, **kwargs)
+    pixels = np.random.default_rng(0).integers(0, 256, size=(3, 20, 20), dtype=np.uint8)
+    with torch.no_grad():
+        return model(**processor([Image.fromarray(array) for array in pixels], return_tensors="pt")).pooler_output
+""",
+    "clear": """
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+def outputs(source, **kwargs):
+    model = AutoModel.from_pretrained(source, **kwargs).eval()
+    tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+    sentences = ["The market rose sharply on Monday.", "Rain is expected in the north.", "A short one."]
+    with torch.no_grad():
+        return model(**tokenizer(sentences, padding=True, return_tensors="pt")).pooler_output
+""",
+}
+
+
+def assert_hub_copy_gives_local_outputs(model_type: str, folder, repo_id: str, hub, workdir, also_run: str = "") -> None:
+    """In a fresh Python without hf_contrastive, download `repo_id` from `hub` with its own code
+    (`trust_remote_code`) and compare its outputs with the installed package's model from `folder`."""
+    namespace = {}
+    exec(OUTPUTS_CODE[model_type], namespace)
+    local = namespace["outputs"](str(folder))
+    script = OUTPUTS_CODE[model_type] + also_run + f"""
+model_module = type(AutoModel.from_pretrained({repo_id!r}, trust_remote_code=True)).__module__
+RESULT = {{"outputs": outputs({repo_id!r}, trust_remote_code=True).tolist(), "model_module": model_module}}
+"""
+    report = run_without_package(script, workdir=workdir, hub_endpoint=hub.url)
+    assert report["package_importable"] is False
+    assert report["model_module"].startswith("transformers_modules.")  # the repository's own modeling code
+    torch.testing.assert_close(torch.tensor(report["outputs"]), local, rtol=1e-5, atol=1e-6)
+
+
+def test_pushed_repository_loads_without_the_package_and_gives_the_local_outputs(trained_folder, hub, tmp_path):
+    """The upload holds everything a user needs and nothing else (no checkpoints or logs), the
+    local folder is untouched, and a fresh Python without hf_contrastive downloads model and
+    preprocessor over HTTP and reproduces the local model's outputs; the card's snippet runs there."""
+    model_type, folder = trained_folder
+    before, upload = folder_state(folder), expected_upload(folder)
+    repo_id = f"alice/{model_type}-tiny"
+    commit = push_to_hub(str(folder), repo_id, token=TOKEN)
+
+    assert folder_state(folder) == before
+    remote = hub.files(repo_id)
+    assert set(remote) == upload | {".gitattributes"}
+    assert all(remote[name] == (folder / name).read_bytes() for name in upload - {"README.md"})
+    assert commit.oid == hub.commits(repo_id)[0]["sha"]
+    card = ModelCard(remote["README.md"].decode())
+    assert card.data.model_name == f"{model_type}-tiny"
+    snippet = re.search(r"```python\n(.*?)```", card.text, re.S).group(1)
+    assert f'from_pretrained("{repo_id}", trust_remote_code=True)' in snippet
+    assert_hub_copy_gives_local_outputs(model_type, folder, repo_id, hub, tmp_path, also_run=snippet)
+    downloads = [path for method, path, status in hub.requests if method == "GET" and "/resolve/" in path and status == 200]
+    assert any(path.endswith("/model.safetensors") and repo_id in path for path in downloads)
+
+
+def test_push_to_a_private_branch(trained_folder, hub):
+    _, folder = trained_folder
+    push_to_hub(str(folder), "branchy", private=True, revision="dev", token=TOKEN, commit_message="first try")
+    assert "model.safetensors" in hub.files("alice/branchy", "dev")
+    assert set(hub.files("alice/branchy", "main")) == {".gitattributes"}
+    assert hub.commits("alice/branchy", "dev")[0]["summary"] == "first try"
+    with pytest.raises(RepositoryNotFoundError):
+        HfApi(token=False).model_info("alice/branchy")  # private: invisible without the token
+    assert HfApi(token=TOKEN).model_info("alice/branchy").private is True
+
+
+def test_model_classes_own_push_to_hub_still_works(trained_folder, hub, tmp_path):
+    """transformers' PreTrainedModel.push_to_hub (not ours) uploads the remote code with the weights."""
+    model_type, folder = trained_folder
+    env = dict(os.environ, HF_ENDPOINT=hub.url, HF_TOKEN=TOKEN, HF_HOME=str(tmp_path / "hf_home"), PYTHONPATH=str(REPO_ROOT))
+    auto = "AutoImageProcessor" if model_type == "simclr" else "AutoTokenizer"
+    script = (
+        f"import hf_contrastive  # registers the Auto classes\nfrom transformers import AutoModel, {auto}\n"
+        f"AutoModel.from_pretrained({str(folder)!r}).push_to_hub('alice/own-{model_type}')\n"
+        f"{auto}.from_pretrained({str(folder)!r}).push_to_hub('alice/own-{model_type}')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert_hub_copy_gives_local_outputs(model_type, folder, f"alice/own-{model_type}", hub, tmp_path)
+
+
+@pytest.mark.parametrize("failure", ["server down", "bad token", "namespace refused", "server error", "commit error"])
+def test_failed_push_says_what_failed_and_leaves_the_folder_unchanged(trained_folder, hub, monkeypatch, failure):
+    model_type, folder = trained_folder
+    before = folder_state(folder)
+    token, repo_id = TOKEN, f"alice/{model_type}-{failure.replace(' ', '-')}"
+    if failure == "server down":
+        monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", f"http://127.0.0.1:{free_port()}")
+        expected = "could not be reached"
+    elif failure == "bad token":
+        token, expected = "hf_wrongTokenWrongTokenWrong", "refused the token (401"
+    elif failure == "namespace refused":
+        repo_id, expected = "bob/not-yours", "may not write there (403"
+    else:  # a 500 on everything, or only on the commit once the repository exists
+        hub.fail_with, expected = 500, "answered 500"
+        hub.fail_only = "/commit/" if failure == "commit error" else None
+        # huggingface_hub retries 5xx five times with 23 s of back-off in all: skip the waiting
+        monkeypatch.setattr(huggingface_hub.utils._http.time, "sleep", lambda seconds: None)
+    with pytest.raises(HubPushError, match=re.escape(expected)) as raised:
+        push_to_hub(str(folder), repo_id, token=token)
+    message = str(raised.value)
+    assert f"Nothing in {folder} was changed" in message and TOKEN not in message and token not in message
+    assert folder_state(folder) == before
+    hub.fail_with = hub.fail_only = None
+    exists = HfApi(endpoint=hub.url, token=TOKEN).repo_exists(repo_id)
+    assert exists == (failure == "commit error")  # that failure came after the repository was created
+    assert not exists or set(hub.files(repo_id)) == {".gitattributes"}  # and left no half upload
+
+
+def test_push_to_hub_script_reports_a_refusal_without_a_traceback(hub, tmp_path):
+    folder = tmp_path / "model"
+    SimCLRModel(SimCLRConfig(**json.loads(TINY_SIMCLR))).save_pretrained(folder)
+    env = dict(os.environ, HF_ENDPOINT=hub.url, HF_TOKEN="hf_wrongTokenWrongTokenWrong", PYTHONPATH=str(REPO_ROOT))
+    script = [sys.executable, str(REPO_ROOT / "scripts" / "push_to_hub.py")]
+    refused = subprocess.run([*script, str(folder), "--repo_id", "alice/x"], env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "refused the token (401" in refused.stderr and "hf_wrongTokenWrongTokenWrong" not in refused.stderr
+    missing = subprocess.run([*script, str(tmp_path / "nope"), "--repo_id", "alice/x"], env=env, capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 1 and "has no config.json" in missing.stderr
+
+
+def test_training_pushes_at_the_end_and_the_token_never_leaks(local_hub, tmp_path):
+    """`train.py --push_to_hub --hub_token T`: the repository gets the model, and T appears in no
+    file the run wrote (training_args.json, tensorboard, checkpoints, card, ...), in no file on the
+    Hub and in no output, although the server saw it in the Authorization header."""
+    out = tmp_path / "run"
+    env = {"HF_ENDPOINT": local_hub.url, "HF_HOME": str(tmp_path / "hf_home")}
+    result = run_train(
+        "--output_dir", str(out), "--max_train_steps", "2", "--checkpointing_steps", "1", "--max_eval_samples", "100",
+        "--model_config", TINY_SIMCLR, "--per_device_train_batch_size", "16", "--max_train_samples", "64",
+        "--push_to_hub", "--hub_model_id", "pushed-at-end", "--hub_token", TOKEN, env=env,
+    )  # fmt: skip
+    assert "Pushed to" in result.stdout
+    remote = local_hub.files("alice/pushed-at-end")
+    assert remote["model.safetensors"] == (out / "model.safetensors").read_bytes()
+    assert local_hub.commits("alice/pushed-at-end")[0]["summary"] == "End of training"
+    assert any(TOKEN in value for value in local_hub.received_authorization)
+    assert (out / "runs").is_dir() and (out / "checkpoints").is_dir()
+    secret = TOKEN.encode()
+    leaks = [path for path in out.rglob("*") if path.is_file() and secret in path.read_bytes()]
+    leaks += [name for name, content in remote.items() if secret in content]
+    assert not leaks and TOKEN not in result.stdout + result.stderr
+    assert "hub_token" not in json.loads((out / "training_args.json").read_text())
+
+
+def test_training_with_a_refused_token_stops_before_the_first_step(local_hub, tmp_path):
+    out = tmp_path / "run"
+    result = run_train(
+        "--output_dir", str(out), "--max_train_steps", "2", "--model_config", TINY_SIMCLR, "--push_to_hub",
+        "--hub_token", "hf_wrongTokenWrongTokenWrong", env={"HF_ENDPOINT": local_hub.url}, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0 and "refused the token (401" in result.stderr
+    assert not (out / "model.safetensors").exists() and "hf_wrongTokenWrongTokenWrong" not in result.stderr + result.stdout
