@@ -31,14 +31,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def accelerate_launch(script: Path, *args: str, num_processes: int = 2, timeout: float = 300) -> subprocess.CompletedProcess:
+def accelerate_launch(
+    script: Path, *args: str, num_processes: int = 2, timeout: float = 300, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """Run ``script`` under ``accelerate launch`` with ``num_processes`` real CPU processes (gloo).
 
     ``ACCELERATE_USE_CPU=1`` together with ``--multi_gpu`` is what makes accelerate start a
     MULTI_CPU run; either alone silently runs single-process (ENVIRONMENT.md). Tests must still
     assert the world size the script saw.
     """
-    env = dict(os.environ, ACCELERATE_USE_CPU="1", OMP_NUM_THREADS="1", PYTHONPATH=str(REPO_ROOT))
+    env = dict(os.environ, ACCELERATE_USE_CPU="1", OMP_NUM_THREADS="1", PYTHONPATH=str(REPO_ROOT), **(env or {}))
     command = [
         sys.executable, "-m", "accelerate.commands.launch",
         "--multi_gpu", "--num_processes", str(num_processes), "--num_machines", "1",

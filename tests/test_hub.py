@@ -8,8 +8,10 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import zipfile
 
 import huggingface_hub
 import pytest
@@ -18,7 +20,7 @@ import yaml
 from huggingface_hub import HfApi, ModelCard
 from huggingface_hub.errors import RepositoryNotFoundError
 
-from conftest import REPO_ROOT, TINY_CLEAR, TINY_SIMCLR, free_port, run_train, run_without_package
+from conftest import REPO_ROOT, TINY_CLEAR, TINY_SIMCLR, TRAIN, accelerate_launch, free_port, run_train, run_without_package
 from hf_contrastive.hub import PUSH_IGNORE_PATTERNS, HubPushError, push_to_hub, write_model_card
 from hf_contrastive.modeling import SimCLRConfig, SimCLRModel
 from hub_server import LocalHub
@@ -42,7 +44,7 @@ def test_training_writes_a_card_whose_metadata_huggingface_hub_parses(trained_fo
     model_type, folder = trained_folder
     text = (folder / "README.md").read_text()
     metadata = yaml.safe_load(text.split("---")[1])
-    card = ModelCard.load(folder / "README.md")
+    card = ModelCard.load(folder / "README.md", ignore_metadata_errors=False)  # huggingface_hub's checks, model-index too
     assert card.data.library_name == "transformers" and card.data.license == "apache-2.0"
     assert model_type in card.data.tags and "contrastive-learning" in card.data.tags
     assert card.data.pipeline_tag == ("image-feature-extraction" if model_type == "simclr" else "feature-extraction")
@@ -243,23 +245,29 @@ def test_push_to_hub_script_reports_a_refusal_without_a_traceback(hub, tmp_path)
     assert missing.returncode == 1 and "has no config.json" in missing.stderr
 
 
-def test_training_pushes_at_the_end_and_the_token_never_leaks(local_hub, tmp_path):
-    """`train.py --push_to_hub --hub_token T`: the repository gets the model, and T appears in no
-    file the run wrote (training_args.json, tensorboard, checkpoints, card, ...), in no file on the
-    Hub and in no output, although the server saw it in the Authorization header."""
+def test_training_pushes_once_at_the_end_and_the_token_never_leaks(local_hub, tmp_path):
+    """`train.py --push_to_hub --hub_token T` with 2 processes: the main process alone creates the
+    repository and makes one commit with the model, and T appears in no file the run wrote
+    (training_args.json, tensorboard events, checkpoints, card, ...), in no file on the Hub and in no
+    output, although the server saw it in the Authorization header."""
     out = tmp_path / "run"
-    env = {"HF_ENDPOINT": local_hub.url, "HF_HOME": str(tmp_path / "hf_home")}
-    result = run_train(
-        "--output_dir", str(out), "--max_train_steps", "2", "--checkpointing_steps", "1", "--max_eval_samples", "100",
-        "--model_config", TINY_SIMCLR, "--per_device_train_batch_size", "16", "--max_train_samples", "64",
+    env = {"HF_ENDPOINT": local_hub.url, "HF_HOME": str(tmp_path / "hf_home"), "HF_TOKEN_PATH": os.devnull}
+    earlier_requests = len(local_hub.requests)
+    result = accelerate_launch(
+        TRAIN, "--output_dir", str(out), "--max_train_steps", "2", "--checkpointing_steps", "1", "--max_eval_samples", "100",
+        "--model_config", TINY_SIMCLR, "--per_device_train_batch_size", "8", "--max_train_samples", "64",
         "--push_to_hub", "--hub_model_id", "pushed-at-end", "--hub_token", TOKEN, env=env,
     )  # fmt: skip
-    assert "Pushed to" in result.stdout
+    assert json.loads((out / "train_results.json").read_text())["num_processes"] == 2
+    assert result.stdout.count("Pushed to") == 1
+    # one process talks to the Hub: it creates the repository before training, and again (409: exists) when pushing
+    creates = [status for method, path, status in local_hub.requests[earlier_requests:] if path == "/api/repos/create"]
+    assert creates == [200, 409]
+    assert [commit["summary"] for commit in local_hub.commits("alice/pushed-at-end")] == ["End of training", "initial commit"]
     remote = local_hub.files("alice/pushed-at-end")
     assert remote["model.safetensors"] == (out / "model.safetensors").read_bytes()
-    assert local_hub.commits("alice/pushed-at-end")[0]["summary"] == "End of training"
     assert any(TOKEN in value for value in local_hub.received_authorization)
-    assert (out / "runs").is_dir() and (out / "checkpoints").is_dir()
+    assert list((out / "runs").rglob("events.out.tfevents.*")) and (out / "checkpoints").is_dir()
     secret = TOKEN.encode()
     leaks = [path for path in out.rglob("*") if path.is_file() and secret in path.read_bytes()]
     leaks += [name for name, content in remote.items() if secret in content]
@@ -275,3 +283,16 @@ def test_training_with_a_refused_token_stops_before_the_first_step(local_hub, tm
     )  # fmt: skip
     assert result.returncode != 0 and "refused the token (401" in result.stderr
     assert not (out / "model.safetensors").exists() and "hf_wrongTokenWrongTokenWrong" not in result.stderr + result.stdout
+
+
+def test_a_wheel_carries_the_card_templates(tmp_path):
+    """write_model_card must work from a regular (non-editable) install: the templates are package data."""
+    source = tmp_path / "source"
+    shutil.copytree(REPO_ROOT / "hf_contrastive", source / "hf_contrastive", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO_ROOT / name, source / name)
+    command = [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)]
+    subprocess.run(command, check=True, capture_output=True, timeout=300)
+    (wheel,) = tmp_path.glob("hf_contrastive-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {"hf_contrastive/model_cards/simclr.md", "hf_contrastive/model_cards/clear.md"} <= set(names)
