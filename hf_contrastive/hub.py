@@ -17,7 +17,6 @@ The local folder is only read, so a failed upload leaves it as it was.
 from __future__ import annotations
 
 import json
-import platform
 from importlib.metadata import version
 from pathlib import Path
 from typing import Optional
@@ -183,12 +182,12 @@ def render_model_card(output_dir: str, repo_id: Optional[str] = None, model_name
         ("loss", _loss_text(config)),
         ("global batch", f"{batch} ({processes} process(es) x {args.get('per_device_train_batch_size')})" if batch else None),
         ("optimiser", f"{args.get('optimizer')}, weight decay {args.get('weight_decay')}"),
-        ("learning rate", args.get("learning_rate") or f"SimCLR {args.get('lr_scaling')} scaling of the batch"),
+        ("peak learning rate", _learning_rate_text(args, train_results)),
         ("schedule", f"linear warmup ({args.get('warmup_ratio')} of the steps), cosine decay"),
-        ("steps", train_results.get("steps")),
+        ("steps", _steps_text(train_results)),
         ("precision", args.get("mixed_precision") or "float32 (accelerate default)"),
         ("seed", args.get("seed")),
-        ("hardware", f"{processes} process(es) on {platform.machine()} {platform.system()}" if processes else None),
+        ("hardware", train_results.get("hardware")),
         ("training time", f"{train_results['train_runtime_seconds']:.0f} s" if "train_runtime_seconds" in train_results else None),
         ("final training loss", f"{train_results['final_loss']:.4f}" if train_results.get("final_loss") is not None else None),
     ]
@@ -214,6 +213,7 @@ def render_model_card(output_dir: str, repo_id: Optional[str] = None, model_name
         head=_head_text(config),
         encoder_parameters=f"{sum(p.numel() for p in encoder.parameters()):,}",
         training_table=_table(training_rows),
+        num_processes=processes or 1,
         evaluation_table=_evaluation_table(eval_results, baseline_name),
         loss_curve=LOSS_CURVE if (folder / LOSS_CURVE).exists() else None,
         versions=_versions(),
@@ -336,6 +336,19 @@ def _head_text(config) -> str:
     layers = config.projection_num_layers
     batch_norm = getattr(config, "projection_batch_norm", False)
     return f"{layers} linear layers with ReLU{' and batch norm' if batch_norm else ''}"
+
+
+def _learning_rate_text(args: dict, train_results: dict) -> Optional[str]:
+    peak = train_results.get("peak_learning_rate", args.get("learning_rate"))
+    if peak is None:
+        return None
+    rule = "" if args.get("learning_rate") is not None else f" (SimCLR's {args.get('lr_scaling')} scaling of the global batch)"
+    return f"{peak:.4g}{rule}" if args.get("optimizer") == "lars" else f"{peak:.4g}"
+
+
+def _steps_text(train_results: dict) -> Optional[str]:
+    steps, epochs = train_results.get("steps"), train_results.get("epochs")
+    return None if steps is None else f"{steps}" + (f" ({epochs:.2f} epochs)" if epochs is not None else "")
 
 
 def _loss_text(config) -> str:

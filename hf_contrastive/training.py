@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import platform
 import re
 import shutil
 import time
@@ -255,6 +256,20 @@ def prepare_output_dir(args: ContrastiveTrainingArguments) -> None:
 # ----------------------------------------------------------------------------------------------
 
 
+def describe_hardware(accelerator: Accelerator) -> str:
+    """What the run ran on, for train_results.json and the model card: GPUs by name, or the CPU."""
+    if accelerator.device.type == "cuda":
+        return f"{accelerator.num_processes} x {torch.cuda.get_device_name(accelerator.device)}"
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")), cpu)
+    return (
+        f"{accelerator.num_processes} CPU process(es) x {torch.get_num_threads()} thread(s), {cpu} "
+        f"({os.cpu_count()} logical cores)"
+    )
+
+
 def step_seed(seed: int, process_index: int, micro_step: int) -> int:
     """The seed of one micro-step of one process: views, masks and dropout depend only on it."""
     return (seed * 1_000_003 + process_index * 7_919 + micro_step) % (2**31 - 1)
@@ -439,6 +454,9 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: Contrastiv
             "global_batch_size": global_batch,
             "num_processes": accelerator.num_processes,
             "final_loss": history[-1]["loss"] if history else None,
+            "epochs": completed_steps / steps_per_epoch,
+            "peak_learning_rate": peak_lr,
+            "hardware": describe_hardware(accelerator),
         }
         Path(args.output_dir, "train_results.json").write_text(json.dumps(train_results, indent=2))
         Path(args.output_dir, "eval_results.json").write_text(json.dumps(results, indent=2))

@@ -53,6 +53,10 @@ def test_training_writes_a_card_whose_metadata_huggingface_hub_parses(trained_fo
     recorded = {result.metric_name: result.metric_value for result in card.data.eval_results}
     assert recorded == {"Linear probe accuracy": expected["linear_accuracy"], "Weighted kNN accuracy": expected["knn_accuracy"]}
     assert (folder / "training_loss.png").stat().st_size > 1000 and "![training loss](training_loss.png)" in text
+    train_results = json.loads((folder / "train_results.json").read_text())
+    assert f"| hardware | {train_results['hardware']} |" in text and "CPU process(es)" in train_results["hardware"]
+    assert f"| peak learning rate | {train_results['peak_learning_rate']:.4g}" in text
+    assert "scripts/train.py --config training_args.json" in text
     baseline = "raw pixels" if model_type == "simclr" else "bag of words"
     assert baseline in text and "same architecture, untrained" in text
     if model_type == "clear":

@@ -104,6 +104,20 @@ def test_killed_and_resumed_run_ends_with_the_weights_of_an_uninterrupted_run(tm
     assert steps == [1, 2, 3, 4, 5, 6]
 
 
+def test_saved_training_args_rerun_the_same_training(tmp_path):
+    """The model card says `train.py --config training_args.json --output_dir new` retrains the
+    model: every saved option is accepted back, and on the CPU the weights come out bit for bit."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    run_train("--output_dir", str(first), *QUICK, "--model_config", TINY_SIMCLR, "--per_device_train_batch_size", "16",
+              "--max_train_samples", "64", "--max_train_steps", "3", "--skip_baselines", "--max_eval_samples", "100")  # fmt: skip
+    run_train("--config", str(first / "training_args.json"), "--output_dir", str(second))
+    assert json.loads((second / "training_args.json").read_text()) == {
+        **json.loads((first / "training_args.json").read_text()), "output_dir": str(second)
+    }
+    expected, rerun = load_file(first / "model.safetensors"), load_file(second / "model.safetensors")
+    assert expected.keys() == rerun.keys() and all(torch.equal(expected[key], rerun[key]) for key in expected)
+
+
 def test_output_folder_with_results_is_never_overwritten_silently(tmp_path):
     out = tmp_path / "run"
     out.mkdir()
