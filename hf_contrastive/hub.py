@@ -17,14 +17,15 @@ The local folder is only read, so a failed upload leaves it as it was.
 from __future__ import annotations
 
 import json
+import shlex
 from importlib.metadata import version
 from pathlib import Path
 from typing import Optional
 
-from huggingface_hub import CommitInfo, CommitOperationAdd, EvalResult, HfApi, ModelCard, ModelCardData
-from huggingface_hub.errors import HfHubHTTPError
-from huggingface_hub.errors import HTTPError as TransportError  # the HTTP client's base error (connection refused, ...)
-from huggingface_hub.utils import filter_repo_objects
+from huggingface_hub import CommitInfo, CommitOperationAdd, EvalResult, HfApi, ModelCard, ModelCardData, get_token
+from huggingface_hub.errors import HFValidationError, HfHubHTTPError, OfflineModeIsEnabled
+from huggingface_hub.errors import HTTPError as HTTPClientError  # base of HfHubHTTPError and of connection failures
+from huggingface_hub.utils import filter_repo_objects, validate_repo_id
 from transformers import AutoConfig
 
 TEMPLATES = Path(__file__).resolve().parent / "model_cards"
@@ -93,15 +94,8 @@ def _evaluation_table(results: dict, baseline_name: str) -> str:
 
 
 def write_model_card(output_dir: str, repo_id: Optional[str] = None, model_name: Optional[str] = None) -> Path:
-    """Write `README.md` (and `training_loss.png`) into a trained output folder and return its path.
-
-    Args:
-        output_dir: a folder written by `scripts/train.py` (or any folder with a SimCLR / CLEAR
-            `config.json`; missing result files leave their sections short).
-        repo_id: the Hub repository the card will live in, used in the usage snippet; defaults to
-            the folder's path, which the snippet then loads directly.
-        model_name: the card's title and `model-index` name; defaults to the folder's name.
-    """
+    """Write `README.md` (and `training_loss.png`, from `training_log.jsonl`) into a trained output
+    folder and return the card's path; the arguments are `render_model_card`'s."""
     folder = Path(output_dir)
     _draw_loss_curve(folder)
     path = folder / "README.md"
@@ -213,7 +207,7 @@ def render_model_card(output_dir: str, repo_id: Optional[str] = None, model_name
         head=_head_text(config),
         encoder_parameters=f"{sum(p.numel() for p in encoder.parameters()):,}",
         training_table=_table(training_rows),
-        num_processes=processes or 1,
+        rerun_command=_rerun_command(train_results),
         evaluation_table=_evaluation_table(eval_results, baseline_name),
         loss_curve=LOSS_CURVE if (folder / LOSS_CURVE).exists() else None,
         versions=_versions(),
@@ -221,10 +215,12 @@ def render_model_card(output_dir: str, repo_id: Optional[str] = None, model_name
 
 
 class HubPushError(RuntimeError):
-    """An upload to the Hub failed; the message says why, and the local folder is unchanged."""
+    """An upload to the Hub failed or could not start; the message says why. The local folder is unchanged."""
 
 
 def _why_it_failed(error: Exception) -> str:
+    if isinstance(error, OfflineModeIsEnabled):
+        return "HF_HUB_OFFLINE is set; unset it to upload."
     if isinstance(error, HfHubHTTPError) and error.response is not None:
         status = error.response.status_code
         server_message = (error.server_message or "").strip() or error.response.reason_phrase
@@ -236,15 +232,36 @@ def _why_it_failed(error: Exception) -> str:
         if status == 403:
             return f"the token may not write there (403: {server_message}). Check the namespace and the token's permissions."
         return f"the Hub answered {status} ({server_message})."
-    if isinstance(error, TransportError):
-        return f"the Hub could not be reached ({type(error).__name__}: {error}); check the network or HF_ENDPOINT."
-    return f"{type(error).__name__}: {error}"
+    return f"the Hub could not be reached ({type(error).__name__}: {error}); check the network or HF_ENDPOINT."
+
+
+def _check_repo_id(repo_id: str) -> None:
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        raise ValueError(f"{repo_id!r} is not a Hub repository id ('user/name', 'org/name' or 'name'): {error}") from None
+
+
+def _token_or_error(token: Optional[str]) -> str:
+    token = token or get_token()
+    if not token:
+        raise HubPushError(
+            "No Hub token found: log in with `hf auth login`, set HF_TOKEN, or pass a token with write access "
+            "(--hub_token / --token)."
+        )
+    return token
 
 
 def _create_repository(api: HfApi, repo_id: str, private: Optional[bool], revision: Optional[str]) -> str:
     if "/" not in repo_id:
         repo_id = f"{api.whoami()['name']}/{repo_id}"
     repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
+    if private and not api.repo_info(repo_id).private:
+        raise HubPushError(
+            f"{repo_id} exists and is public, but a private repository was asked for; nothing was uploaded. Make it "
+            f"private first (its settings on the Hub, or HfApi().update_repo_settings({repo_id!r}, private=True)) "
+            "or push without private."
+        )
     if revision:
         api.create_branch(repo_id, branch=revision, exist_ok=True)
     return repo_id
@@ -256,14 +273,20 @@ def create_repository(
     """Create the model repository `repo_id` (and branch `revision`) unless it exists; return its full id.
 
     A `repo_id` without a namespace goes to the token's user, as on the Hub's website. Training
-    calls this before its first step so that a bad token or repository fails early.
+    calls this before its first step, so that a missing or refused token, a namespace the token
+    may not create in, or a public repository where a private one was asked for fail before any
+    training. (A valid token without write access to an existing repository is only refused by the
+    upload itself.)
 
     Raises:
-        HubPushError: the Hub refused or could not be reached; the message says which.
+        ValueError: `repo_id` is not a valid repository id.
+        HubPushError: no token, the Hub refused, or it could not be reached; the message says which.
     """
+    _check_repo_id(repo_id)
+    api = HfApi(token=_token_or_error(token))
     try:
-        return _create_repository(HfApi(token=token), repo_id, private, revision)
-    except (HfHubHTTPError, TransportError) as error:
+        return _create_repository(api, repo_id, private, revision)
+    except (HTTPClientError, ConnectionError) as error:
         raise HubPushError(f"Could not create the Hub repository {repo_id!r}: {_why_it_failed(error)}") from error
 
 
@@ -281,12 +304,14 @@ def push_to_hub(
     for `trust_remote_code`, the image processor or tokenizer, the results and the model card; the
     card is rendered for the repository (its usage snippet loads `repo_id`, the title is the
     repository's name) without touching the local `README.md`. Checkpoints, tensorboard logs and
-    the per-step log stay local (`PUSH_IGNORE_PATTERNS`). The folder is only read.
+    the per-step log stay local (`PUSH_IGNORE_PATTERNS`). The folder is only read. Files pushed
+    earlier and deleted locally since stay in the repository.
 
     Args:
         output_dir: a folder written by `scripts/train.py`.
         repo_id: `"user/name"`, `"org/name"`, or `"name"` for the token's user.
-        private: create the repository as private (an existing repository keeps its visibility).
+        private: create the repository as private; an existing public repository is refused
+            (`HubPushError`) rather than uploaded to.
         revision: a branch to commit to, created from `main` if it does not exist.
         token: a Hub token with write access; default: `HF_TOKEN` or the `hf auth login` cache.
             It is sent to the Hub only, never written or printed.
@@ -296,25 +321,32 @@ def push_to_hub(
         huggingface_hub's `CommitInfo` (`.commit_url`, `.oid`, `.repo_url`).
 
     Raises:
-        FileNotFoundError: `output_dir` is not a trained output folder.
-        HubPushError: the Hub refused the upload or could not be reached; nothing local changed.
+        FileNotFoundError: `output_dir` is not a finished training run's folder.
+        ValueError: not a SimCLR / CLEAR folder, or `repo_id` is not a valid repository id.
+        HubPushError: no token, the Hub refused the upload, or it could not be reached; nothing
+            local changed.
     """
     folder = Path(output_dir)
-    if not (folder / "config.json").is_file():
+    model_type = _read_json(folder / "config.json").get("model_type")
+    if model_type is None:
         raise FileNotFoundError(
             f"{folder} has no config.json: give the --output_dir of a finished training run (a folder with "
             "config.json, model.safetensors and the preprocessor)."
         )
-    if not any((folder / name).is_file() for name in ("model.safetensors", "model.safetensors.index.json")):
-        raise FileNotFoundError(f"{folder} has no model.safetensors: the training run did not finish saving the model.")
+    if model_type not in ("simclr", "clear"):
+        raise ValueError(f"{folder} holds a {model_type!r} model; push_to_hub publishes SimCLR and CLEAR folders.")
+    for kind, names in (("weights", ("model.safetensors", "model.safetensors.index.json")),
+                        ("preprocessor", ("preprocessor_config.json", "tokenizer_config.json"))):  # fmt: skip
+        if not any((folder / name).is_file() for name in names):
+            raise FileNotFoundError(f"{folder} has no {kind} ({' or '.join(names)}): the training run did not finish saving.")
+    _check_repo_id(repo_id)
+    api = HfApi(token=_token_or_error(token))
     files = sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file())
     operations = [
         CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(folder / name))
         for name in filter_repo_objects(files, ignore_patterns=PUSH_IGNORE_PATTERNS)
         if name != "README.md"
     ]
-    model_type = AutoConfig.from_pretrained(folder).model_type
-    api = HfApi(token=token)
     try:
         repo_id = _create_repository(api, repo_id, private, revision)
         card = render_model_card(str(folder), repo_id=repo_id, model_name=repo_id.split("/")[-1])
@@ -325,10 +357,12 @@ def push_to_hub(
             commit_message=commit_message or f"Upload {model_type} model trained with hf_contrastive",
             revision=revision,
         )
-    except (HfHubHTTPError, TransportError) as error:
+    except (HTTPClientError, ConnectionError) as error:
+        retry = ["python", "scripts/push_to_hub.py", str(folder), "--repo_id", repo_id]
+        retry += (["--private"] if private else []) + (["--revision", revision] if revision else [])
         raise HubPushError(
             f"Could not upload {folder} to {repo_id!r}: {_why_it_failed(error)} Nothing in {folder} was changed; "
-            f"run `python scripts/push_to_hub.py {folder} --repo_id {repo_id}` again once this is fixed."
+            f"once this is fixed, run `{shlex.join(retry)}` (from the hf_contrastive sources) again."
         ) from error
 
 
@@ -344,6 +378,16 @@ def _learning_rate_text(args: dict, train_results: dict) -> Optional[str]:
         return None
     rule = "" if args.get("learning_rate") is not None else f" (SimCLR's {args.get('lr_scaling')} scaling of the global batch)"
     return f"{peak:.4g}{rule}" if args.get("optimizer") == "lars" else f"{peak:.4g}"
+
+
+def _rerun_command(train_results: dict) -> str:
+    processes = train_results.get("num_processes") or 1
+    launch = "accelerate launch"
+    if processes > 1:  # on CPUs, accelerate runs several processes only with both of these (ENVIRONMENT.md)
+        launch = f"accelerate launch --multi_gpu --num_processes {processes}"
+        if train_results.get("device_type", "cpu") == "cpu":
+            launch = f"ACCELERATE_USE_CPU=1 {launch}"
+    return f"{launch} scripts/train.py --config training_args.json --output_dir my-run"
 
 
 def _steps_text(train_results: dict) -> Optional[str]:

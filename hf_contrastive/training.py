@@ -32,7 +32,7 @@ from accelerate.utils import DataLoaderConfiguration, set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from .hub import create_repository, push_to_hub, write_model_card
+from .hub import HubPushError, create_repository, push_to_hub, write_model_card
 from .optim import LARS, get_cosine_schedule_with_warmup, lars_param_groups, scale_learning_rate
 
 
@@ -161,11 +161,13 @@ class ContrastiveTrainingArguments:
     )
     hub_token: Optional[str] = field(
         default=None,
-        metadata={"help": "Hub token with write access; default: HF_TOKEN or `hf auth login`. Never saved or printed."},
+        repr=False,
+        metadata={
+            "help": "Hub token with write access; default: HF_TOKEN or `hf auth login` (prefer those: `accelerate "
+            "launch` prints a failed command line, token included). Never saved or printed by this package."
+        },
     )
-    hub_private_repo: Optional[bool] = field(
-        default=None, metadata={"help": "Create the Hub repository as private (default: the Hub's default)."}
-    )
+    hub_private_repo: bool = field(default=False, metadata={"help": "Create the Hub repository as private."})
     hub_revision: Optional[str] = field(default=None, metadata={"help": "Hub branch to push to, created if needed (default: main)."})
 
 
@@ -260,6 +262,8 @@ def describe_hardware(accelerator: Accelerator) -> str:
     """What the run ran on, for train_results.json and the model card: GPUs by name, or the CPU."""
     if accelerator.device.type == "cuda":
         return f"{accelerator.num_processes} x {torch.cuda.get_device_name(accelerator.device)}"
+    if accelerator.device.type != "cpu":
+        return f"{accelerator.num_processes} x {accelerator.device.type}"
     cpu = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
@@ -305,7 +309,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: Contrastiv
         if args.push_to_hub:  # a bad token or repository fails now, not after training
             args.hub_model_id = create_repository(
                 args.hub_model_id or Path(args.output_dir).resolve().name,
-                private=args.hub_private_repo, revision=args.hub_revision, token=args.hub_token,
+                private=args.hub_private_repo or None, revision=args.hub_revision, token=args.hub_token,
             )  # fmt: skip
     accelerator.wait_for_everyone()
     set_seed(args.seed)
@@ -353,7 +357,10 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: Contrastiv
         checkpointing_every = int(args.checkpointing_steps)
 
     hyperparameters = {**asdict(model_args), **asdict(data_args), **asdict(args)}
-    del hyperparameters["hub_token"]  # saved in training_args.json and the trackers: never the token
+    # saved in training_args.json and given to the trackers: never the token, and no Hub options, so
+    # that `train.py --config training_args.json` (the model card's rerun command) does not push
+    for name in ("push_to_hub", "hub_model_id", "hub_token", "hub_private_repo", "hub_revision"):
+        del hyperparameters[name]
     if report_to:
         accelerator.init_trackers("runs", config={k: v for k, v in hyperparameters.items() if isinstance(v, (int, float, str, bool))})
 
@@ -443,6 +450,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: Contrastiv
     train_seconds = time.time() - start_time
 
     accelerator.wait_for_everyone()
+    push_error = None
     unwrapped = accelerator.unwrap_model(model)
     results = task.evaluate(unwrapped, baselines=not args.skip_baselines) if data_args.eval_split else {}
     if accelerator.is_main_process:
@@ -457,6 +465,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: Contrastiv
             "epochs": completed_steps / steps_per_epoch,
             "peak_learning_rate": peak_lr,
             "hardware": describe_hardware(accelerator),
+            "device_type": accelerator.device.type,
         }
         Path(args.output_dir, "train_results.json").write_text(json.dumps(train_results, indent=2))
         Path(args.output_dir, "eval_results.json").write_text(json.dumps(results, indent=2))
@@ -464,11 +473,16 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: Contrastiv
         write_model_card(args.output_dir)
         accelerator.print(json.dumps({"train": train_results, "eval": results}, indent=2))
         if args.push_to_hub:
-            commit = push_to_hub(
-                args.output_dir, args.hub_model_id, private=args.hub_private_repo, revision=args.hub_revision,
-                token=args.hub_token, commit_message="End of training",
-            )  # fmt: skip
-            accelerator.print(f"Pushed to {commit.commit_url}")
+            try:
+                commit = push_to_hub(
+                    args.output_dir, args.hub_model_id, private=args.hub_private_repo or None,
+                    revision=args.hub_revision, token=args.hub_token, commit_message="End of training",
+                )  # fmt: skip
+                accelerator.print(f"Pushed to {commit.commit_url}")
+            except HubPushError as error:  # the run itself is saved: finish it, then report the failure
+                push_error = error
     accelerator.wait_for_everyone()
     accelerator.end_training()
+    if push_error is not None:
+        raise push_error
     return results

@@ -32,7 +32,7 @@ def main() -> None:
             args.output_dir, args.repo_id, private=args.private or None, revision=args.revision,
             token=args.token, commit_message=args.commit_message,
         )  # fmt: skip
-    except (HubPushError, FileNotFoundError) as error:
+    except (HubPushError, FileNotFoundError, ValueError) as error:
         sys.exit(f"push_to_hub.py: {error}")
     print(f"Pushed {args.output_dir} to {commit.repo_url.url}: {commit.commit_url}")
 

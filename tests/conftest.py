@@ -32,7 +32,7 @@ def free_port() -> int:
 
 
 def accelerate_launch(
-    script: Path, *args: str, num_processes: int = 2, timeout: float = 300, env: dict | None = None
+    script: Path, *args: str, num_processes: int = 2, timeout: float = 300, env: dict | None = None, cwd: Path = REPO_ROOT
 ) -> subprocess.CompletedProcess:
     """Run ``script`` under ``accelerate launch`` with ``num_processes`` real CPU processes (gloo).
 
@@ -48,7 +48,7 @@ def accelerate_launch(
         "--main_process_ip", "127.0.0.1", "--main_process_port", str(free_port()),
         str(script), *args,
     ]  # fmt: skip
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT)
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, cwd=cwd)
     if result.returncode != 0:
         pytest.fail(f"accelerate launch failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
     return result

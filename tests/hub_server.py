@@ -11,14 +11,13 @@ Modelled on the endpoints huggingface_hub 2.4 calls, with the Hub's status codes
 
     GET  /api/whoami-v2
     POST /api/repos/create                               (initial commit with .gitattributes; 409 if it exists)
-    DELETE /api/repos/delete
     POST /api/validate-yaml                              (README.md metadata check: always valid)
     GET  /api/models/{repo}[/revision/{rev}]             (model_info / repo_info)
     GET  /api/models/{repo}/tree/{rev}[/{path}]          (list_repo_tree / list_repo_files; ?recursive, ?expand)
     GET  /api/models/{repo}/refs, /commits/{rev}         (list_repo_refs / list_repo_commits)
     POST /api/models/{repo}/branch/{branch}              (create_branch; 409 if it exists)
     POST /api/models/{repo}/preupload/{rev}              (always uploadMode "regular": no LFS, no Xet)
-    POST /api/models/{repo}/commit/{rev}                 (NDJSON: header, base64 "file", "deletedFile", "deletedFolder")
+    POST /api/models/{repo}/commit/{rev}                 (NDJSON: a header and base64 "file" lines)
     GET|HEAD /{repo}/resolve/{rev}/{path}                (file bytes; ETag = git blob sha1, X-Repo-Commit, Range)
 
 Model repos only; no LFS, Xet, pull requests or pagination. A token in `Authorization: Bearer <token>` must be
@@ -37,10 +36,8 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
-DEFAULT_TOKENS = {"hf_localhub_write_token_0123456789": "alice"}
 GITATTRIBUTES = b"".join(
     b"*.%s filter=lfs diff=lfs merge=lfs -text\n" % ext
     for ext in (b"bin", b"h5", b"msgpack", b"npy", b"npz", b"onnx", b"ot", b"pt", b"pth", b"safetensors", b"zip")
@@ -102,8 +99,8 @@ class _Repo:
 class LocalHub:
     """Hub-compatible server on 127.0.0.1 in a background thread. Context manager."""
 
-    def __init__(self, tokens: dict[str, str] | None = None):
-        self.tokens = dict(DEFAULT_TOKENS if tokens is None else tokens)  # token -> user name
+    def __init__(self, tokens: dict[str, str]):
+        self.tokens = dict(tokens)  # token -> user name
         self.url = ""
         self.fail_with: int | None = None
         self.fail_only: str | None = None  # with fail_with: fail only requests whose path contains this
@@ -115,7 +112,7 @@ class LocalHub:
         self._thread: threading.Thread | None = None
 
     # -- lifecycle and inspection ---------------------------------------------------------------------
-    def start(self) -> Self:
+    def start(self) -> LocalHub:
         hub = self
 
         class Handler(_Handler):
@@ -136,7 +133,7 @@ class LocalHub:
             self._thread.join(timeout=5)
             self._server = self._thread = None
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> LocalHub:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -198,7 +195,7 @@ class LocalHub:
             return 200, answer, {}
         if method == "POST" and path == "/api/validate-yaml":
             return 200, {"errors": [], "warnings": []}, {}
-        if method in ("POST", "DELETE") and path in ("/api/repos/create", "/api/repos/delete"):
+        if method == "POST" and path == "/api/repos/create":
             data = json.loads(body or b"{}")
             if data.get("type", "model") != "model":
                 raise HubError(400, "LocalHub only serves model repos")
@@ -208,10 +205,6 @@ class LocalHub:
                 raise HubError(401, "Invalid username or password.")
             if namespace != user:
                 raise HubError(403, f'You don\'t have the rights to create a model under the namespace "{namespace}"')
-            if method == "DELETE":
-                self._repo(repo_id, user, write=True)
-                del self._repos[repo_id]
-                return 200, {}, {}
             if repo_id in self._repos:
                 raise HubError(409, "You already created this model repo", body={"url": f"{self.url}/{repo_id}"})
             private = data.get("visibility", "private" if data.get("private") else "public") == "private"
@@ -327,15 +320,6 @@ class LocalHub:
             if key == "file":
                 content = value["content"]
                 files[path] = base64.b64decode(content) if value.get("encoding") == "base64" else content.encode()
-            elif key == "deletedFile":
-                if files.pop(path, None) is None:
-                    raise HubError(404, f"A file with this name doesn't exist: {path}", "EntryNotFound")
-            elif key == "deletedFolder":
-                doomed = [p for p in files if p.startswith(path + "/")]
-                if not doomed:
-                    raise HubError(404, f"A folder with this name doesn't exist: {path}", "EntryNotFound")
-                for p in doomed:
-                    del files[p]
             elif key != "header":
                 raise HubError(400, f"LocalHub does not support {key!r} commit operations (no LFS)")
         commit = repo.commit(branch, files, header["summary"], header.get("description") or "")
@@ -413,4 +397,4 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             return 0, size
 
-    do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = _serve
+    do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = _serve  # unknown routes get a clear 404

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from types import SimpleNamespace
 
 import huggingface_hub
 import pytest
@@ -21,8 +22,8 @@ from huggingface_hub import HfApi, ModelCard
 from huggingface_hub.errors import RepositoryNotFoundError
 
 from conftest import REPO_ROOT, TINY_CLEAR, TINY_SIMCLR, TRAIN, accelerate_launch, free_port, run_train, run_without_package
-from hf_contrastive.hub import PUSH_IGNORE_PATTERNS, HubPushError, push_to_hub, write_model_card
-from hf_contrastive.modeling import SimCLRConfig, SimCLRModel
+from hf_contrastive.hub import HubPushError, push_to_hub, write_model_card
+from hf_contrastive.modeling import SimCLRConfig, SimCLRImageProcessor, SimCLRModel
 from hub_server import LocalHub
 
 TOKEN = "hf_SECRETtokenForTheLocalHub0123456789"  # distinctive, so a leak anywhere is found by search
@@ -30,8 +31,8 @@ TOKEN = "hf_SECRETtokenForTheLocalHub0123456789"  # distinctive, so a leak anywh
 @pytest.fixture(scope="module", params=["simclr", "clear"])
 def trained_folder(request, tmp_path_factory):
     out = tmp_path_factory.mktemp(request.param) / "run"
-    common = ["--output_dir", str(out), "--max_train_steps", "3", "--report_to", "none", "--max_eval_samples", "120",
-              "--checkpointing_steps", "2"]  # fmt: skip
+    # tensorboard (the default tracker) and checkpoints on: the folder has what a push must leave out
+    common = ["--output_dir", str(out), "--max_train_steps", "3", "--max_eval_samples", "120", "--checkpointing_steps", "2"]
     if request.param == "simclr":
         run_train(*common, "--model_config", TINY_SIMCLR, "--per_device_train_batch_size", "16", "--max_train_samples", "64")
     else:
@@ -74,11 +75,13 @@ def test_usage_snippet_runs_without_the_package(trained_folder, tmp_path):
 
 def test_card_can_be_rewritten_for_a_hub_repository(trained_folder):
     _, folder = trained_folder
-    path = write_model_card(str(folder), repo_id="someone/simclr-digits", model_name="simclr-digits")
-    text = path.read_text()
-    assert 'from_pretrained("someone/simclr-digits", trust_remote_code=True)' in text
-    assert ModelCard.load(path).data.model_name == "simclr-digits"
-    write_model_card(str(folder))  # back to the local card for the other tests
+    try:
+        path = write_model_card(str(folder), repo_id="someone/simclr-digits", model_name="simclr-digits")
+        text = path.read_text()
+        assert 'from_pretrained("someone/simclr-digits", trust_remote_code=True)' in text
+        assert ModelCard.load(path).data.model_name == "simclr-digits"
+    finally:
+        write_model_card(str(folder))  # back to the local card for the other tests
 
 
 # ---------------------------------------------------------------- publishing over HTTP
@@ -108,12 +111,15 @@ def folder_state(folder) -> dict:
     }  # fmt: skip
 
 
-def expected_upload(folder) -> set:
-    names = set(folder_state(folder))
-    kept = set(huggingface_hub.utils.filter_repo_objects(sorted(names), ignore_patterns=PUSH_IGNORE_PATTERNS))
-    assert {"config.json", "model.safetensors", "README.md", "training_loss.png", "eval_results.json"} <= kept
-    assert any(name.startswith("checkpoints/") for name in names - kept)  # there was something to leave out
-    return kept
+RESULTS_AND_CARD = {"README.md", "training_loss.png", "eval_results.json", "train_results.json", "training_args.json"}
+# what a repository must hold: weights, config, the modeling code remote code imports, the preprocessor
+EXPECTED_UPLOAD = {
+    "simclr": {"config.json", "model.safetensors", "configuration_simclr.py", "modeling_simclr.py", "losses.py",
+               "image_processing_simclr.py", "preprocessor_config.json"} | RESULTS_AND_CARD,
+    "clear": {"config.json", "model.safetensors", "configuration_clear.py", "modeling_clear.py", "losses.py",
+              "tokenizer.json", "tokenizer_config.json"} | RESULTS_AND_CARD,
+}  # fmt: skip
+STAYS_LOCAL = ("checkpoints/", "runs/", "tokenizer/", "training_log.jsonl")
 
 
 # `outputs(source, **kwargs)`: the representations a model (with its own preprocessor) gives for fixed inputs
@@ -165,13 +171,14 @@ def test_pushed_repository_loads_without_the_package_and_gives_the_local_outputs
     local folder is untouched, and a fresh Python without hf_contrastive downloads model and
     preprocessor over HTTP and reproduces the local model's outputs; the card's snippet runs there."""
     model_type, folder = trained_folder
-    before, upload = folder_state(folder), expected_upload(folder)
+    before, upload = folder_state(folder), EXPECTED_UPLOAD[model_type]
+    assert all(any(name.startswith(local) for name in before) for local in STAYS_LOCAL if model_type == "clear" or local != "tokenizer/")
     repo_id = f"alice/{model_type}-tiny"
     commit = push_to_hub(str(folder), repo_id, token=TOKEN)
 
     assert folder_state(folder) == before
     remote = hub.files(repo_id)
-    assert set(remote) == upload | {".gitattributes"}
+    assert set(remote) == upload | {".gitattributes"}  # so nothing of STAYS_LOCAL
     assert all(remote[name] == (folder / name).read_bytes() for name in upload - {"README.md"})
     assert commit.oid == hub.commits(repo_id)[0]["sha"]
     card = ModelCard(remote["README.md"].decode())
@@ -184,14 +191,39 @@ def test_pushed_repository_loads_without_the_package_and_gives_the_local_outputs
 
 
 def test_push_to_a_private_branch(trained_folder, hub):
-    _, folder = trained_folder
-    push_to_hub(str(folder), "branchy", private=True, revision="dev", token=TOKEN, commit_message="first try")
-    assert "model.safetensors" in hub.files("alice/branchy", "dev")
-    assert set(hub.files("alice/branchy", "main")) == {".gitattributes"}
-    assert hub.commits("alice/branchy", "dev")[0]["summary"] == "first try"
+    model_type, folder = trained_folder
+    name = f"branchy-{model_type}"  # no namespace: the token's user
+    push_to_hub(str(folder), name, private=True, revision="dev", token=TOKEN, commit_message="first try")
+    assert "model.safetensors" in hub.files(f"alice/{name}", "dev")
+    assert set(hub.files(f"alice/{name}", "main")) == {".gitattributes"}
+    assert hub.commits(f"alice/{name}", "dev")[0]["summary"] == "first try"
     with pytest.raises(RepositoryNotFoundError):
-        HfApi(token=False).model_info("alice/branchy")  # private: invisible without the token
-    assert HfApi(token=TOKEN).model_info("alice/branchy").private is True
+        HfApi(token=False).model_info(f"alice/{name}")  # private: invisible without the token
+    assert HfApi(token=TOKEN).model_info(f"alice/{name}").private is True
+
+
+def test_private_push_to_an_existing_public_repository_is_refused(trained_folder, hub):
+    model_type, folder = trained_folder
+    repo_id = f"alice/public-{model_type}"
+    HfApi(token=TOKEN).create_repo(repo_id, private=False)
+    with pytest.raises(HubPushError, match="exists and is public"):
+        push_to_hub(str(folder), repo_id, private=True, token=TOKEN)
+    assert set(hub.files(repo_id)) == {".gitattributes"}
+
+
+def test_bad_arguments_fail_before_any_request(trained_folder, hub, tmp_path, monkeypatch):
+    _, folder = trained_folder
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))  # no login cache here either
+    requests_before = len(hub.requests)
+    with pytest.raises(ValueError, match="is not a Hub repository id"):
+        push_to_hub(str(folder), "alice/my model", token=TOKEN)
+    with pytest.raises(HubPushError, match="No Hub token found"):
+        push_to_hub(str(folder), "alice/x", token=None)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "config.json").write_text('{"model_type": "bert"}')
+    with pytest.raises(ValueError, match="publishes SimCLR and CLEAR folders"):
+        push_to_hub(str(tmp_path / "other"), "alice/x", token=TOKEN)
+    assert len(hub.requests) == requests_before
 
 
 def test_model_classes_own_push_to_hub_still_works(trained_folder, hub, tmp_path):
@@ -209,7 +241,7 @@ def test_model_classes_own_push_to_hub_still_works(trained_folder, hub, tmp_path
     assert_hub_copy_gives_local_outputs(model_type, folder, f"alice/own-{model_type}", hub, tmp_path)
 
 
-@pytest.mark.parametrize("failure", ["server down", "bad token", "namespace refused", "server error", "commit error"])
+@pytest.mark.parametrize("failure", ["server down", "offline mode", "bad token", "namespace refused", "server error", "commit error"])
 def test_failed_push_says_what_failed_and_leaves_the_folder_unchanged(trained_folder, hub, monkeypatch, failure):
     model_type, folder = trained_folder
     before = folder_state(folder)
@@ -217,6 +249,9 @@ def test_failed_push_says_what_failed_and_leaves_the_folder_unchanged(trained_fo
     if failure == "server down":
         monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", f"http://127.0.0.1:{free_port()}")
         expected = "could not be reached"
+    elif failure == "offline mode":
+        monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+        expected = "HF_HUB_OFFLINE is set"
     elif failure == "bad token":
         token, expected = "hf_wrongTokenWrongTokenWrong", "refused the token (401"
     elif failure == "namespace refused":
@@ -225,28 +260,43 @@ def test_failed_push_says_what_failed_and_leaves_the_folder_unchanged(trained_fo
         hub.fail_with, expected = 500, "answered 500"
         hub.fail_only = "/commit/" if failure == "commit error" else None
         # huggingface_hub retries 5xx five times with 23 s of back-off in all: skip the waiting
-        monkeypatch.setattr(huggingface_hub.utils._http.time, "sleep", lambda seconds: None)
+        monkeypatch.setattr(huggingface_hub.utils._http, "time", SimpleNamespace(sleep=lambda seconds: None))
     with pytest.raises(HubPushError, match=re.escape(expected)) as raised:
         push_to_hub(str(folder), repo_id, token=token)
     message = str(raised.value)
     assert f"Nothing in {folder} was changed" in message and TOKEN not in message and token not in message
     assert folder_state(folder) == before
     hub.fail_with = hub.fail_only = None
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     exists = HfApi(endpoint=hub.url, token=TOKEN).repo_exists(repo_id)
     assert exists == (failure == "commit error")  # that failure came after the repository was created
     assert not exists or set(hub.files(repo_id)) == {".gitattributes"}  # and left no half upload
 
 
-def test_push_to_hub_script_reports_a_refusal_without_a_traceback(hub, tmp_path):
+def test_push_to_hub_script_pushes_and_reports_failures_without_a_traceback(hub, tmp_path):
     folder = tmp_path / "model"
-    SimCLRModel(SimCLRConfig(**json.loads(TINY_SIMCLR))).save_pretrained(folder)
-    env = dict(os.environ, HF_ENDPOINT=hub.url, HF_TOKEN="hf_wrongTokenWrongTokenWrong", PYTHONPATH=str(REPO_ROOT))
-    script = [sys.executable, str(REPO_ROOT / "scripts" / "push_to_hub.py")]
-    refused = subprocess.run([*script, str(folder), "--repo_id", "alice/x"], env=env, capture_output=True, text=True, timeout=120)
-    assert refused.returncode == 1 and "Traceback" not in refused.stderr
-    assert "refused the token (401" in refused.stderr and "hf_wrongTokenWrongTokenWrong" not in refused.stderr
-    missing = subprocess.run([*script, str(tmp_path / "nope"), "--repo_id", "alice/x"], env=env, capture_output=True, text=True, timeout=120)
-    assert missing.returncode == 1 and "has no config.json" in missing.stderr
+    config = SimCLRConfig(**json.loads(TINY_SIMCLR))
+    SimCLRModel(config).save_pretrained(folder)
+    SimCLRImageProcessor.from_simclr_config(config).save_pretrained(folder)
+    env = dict(os.environ, HF_ENDPOINT=hub.url, HF_HOME=str(tmp_path / "hf_home"), PYTHONPATH=str(REPO_ROOT))
+    env.pop("HF_TOKEN", None)
+
+    def push(*args: str, token: str | None = TOKEN) -> subprocess.CompletedProcess:
+        command = [sys.executable, str(REPO_ROOT / "scripts" / "push_to_hub.py"), *args]
+        run_env = {**env, "HF_TOKEN": token} if token else env
+        return subprocess.run(command, env=run_env, capture_output=True, text=True, timeout=120)
+
+    pushed = push(str(folder), "--repo_id", "script-push", "--revision", "v1")
+    assert pushed.returncode == 0, pushed.stderr[-2000:]
+    assert "Pushed" in pushed.stdout and "model.safetensors" in hub.files("alice/script-push", "v1")
+    for args, token, message in [
+        ((str(folder), "--repo_id", "alice/x"), "hf_wrongTokenWrongTokenWrong", "refused the token (401"),
+        ((str(folder), "--repo_id", "alice/x"), None, "No Hub token found"),
+        ((str(tmp_path / "nope"), "--repo_id", "alice/x"), TOKEN, "has no config.json"),
+    ]:
+        failed = push(*args, token=token)
+        assert failed.returncode == 1 and message in failed.stderr and "Traceback" not in failed.stderr
+        assert TOKEN not in failed.stderr and "hf_wrongTokenWrongTokenWrong" not in failed.stderr
 
 
 def test_training_pushes_once_at_the_end_and_the_token_never_leaks(local_hub, tmp_path):
@@ -260,7 +310,8 @@ def test_training_pushes_once_at_the_end_and_the_token_never_leaks(local_hub, tm
     result = accelerate_launch(
         TRAIN, "--output_dir", str(out), "--max_train_steps", "2", "--checkpointing_steps", "1", "--max_eval_samples", "100",
         "--model_config", TINY_SIMCLR, "--per_device_train_batch_size", "8", "--max_train_samples", "64",
-        "--push_to_hub", "--hub_model_id", "pushed-at-end", "--hub_token", TOKEN, env=env,
+        "--push_to_hub", "--hub_model_id", "pushed-at-end", "--hub_private_repo", "--hub_token", TOKEN,
+        env=env, cwd=tmp_path,
     )  # fmt: skip
     assert json.loads((out / "train_results.json").read_text())["num_processes"] == 2
     assert result.stdout.count("Pushed to") == 1
@@ -270,13 +321,35 @@ def test_training_pushes_once_at_the_end_and_the_token_never_leaks(local_hub, tm
     assert [commit["summary"] for commit in local_hub.commits("alice/pushed-at-end")] == ["End of training", "initial commit"]
     remote = local_hub.files("alice/pushed-at-end")
     assert remote["model.safetensors"] == (out / "model.safetensors").read_bytes()
+    rerun = "ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 scripts/train.py --config training_args.json"
+    assert rerun in remote["README.md"].decode()
     assert any(TOKEN in value for value in local_hub.received_authorization)
+    assert HfApi(endpoint=local_hub.url, token=TOKEN).model_info("alice/pushed-at-end").private is True
     assert list((out / "runs").rglob("events.out.tfevents.*")) and (out / "checkpoints").is_dir()
-    secret = TOKEN.encode()
-    leaks = [path for path in out.rglob("*") if path.is_file() and secret in path.read_bytes()]
+    assert not [name for name in remote if name.startswith(STAYS_LOCAL)]
+    secret = TOKEN.encode()  # every file the run wrote: output folder, Hugging Face cache, working directory
+    leaks = [path for path in tmp_path.rglob("*") if path.is_file() and secret in path.read_bytes()]
     leaks += [name for name, content in remote.items() if secret in content]
     assert not leaks and TOKEN not in result.stdout + result.stderr
-    assert "hub_token" not in json.loads((out / "training_args.json").read_text())
+    saved_options = json.loads((out / "training_args.json").read_text())
+    assert not {"push_to_hub", "hub_token", "hub_model_id"} & set(saved_options)  # rerunning it does not push
+
+
+def test_failed_push_at_the_end_of_training_keeps_the_run_and_says_so(local_hub, tmp_path):
+    out = tmp_path / "run"
+    local_hub.fail_with, local_hub.fail_only = 403, "/commit/"  # the repository refuses the upload
+    try:
+        result = run_train(
+            "--output_dir", str(out), "--max_train_steps", "2", "--model_config", TINY_SIMCLR, "--report_to", "none",
+            "--per_device_train_batch_size", "16", "--max_train_samples", "64", "--max_eval_samples", "100",
+            "--push_to_hub", "--hub_model_id", "refused-at-end", "--hub_token", TOKEN,
+            env={"HF_ENDPOINT": local_hub.url}, check=False,
+        )  # fmt: skip
+    finally:
+        local_hub.fail_with = local_hub.fail_only = None
+    assert result.returncode != 0 and "may not write there (403" in result.stderr
+    assert "scripts/push_to_hub.py" in result.stderr and TOKEN not in result.stdout + result.stderr
+    assert {"model.safetensors", "README.md", "eval_results.json"} <= {path.name for path in out.iterdir()}
 
 
 def test_training_with_a_refused_token_stops_before_the_first_step(local_hub, tmp_path):
