@@ -172,7 +172,7 @@ def render_model_card(output_dir: str, repo_id: Optional[str] = None, model_name
         ("data", dataset_text),
         ("examples", f"{args['max_train_samples']} (first of the training split)" if args.get("max_train_samples") else None),
         ("views per example", args.get("n_views") if config.model_type == "simclr" else "2 (one augmentation of a random pair each)"),
-        ("augmentations", _augmentation_text(config, args)),
+        ("augmentations", _augmentation_text(config, args, train_results.get("views"))),
         ("loss", _loss_text(config)),
         ("global batch", f"{batch} ({processes} process(es) x {args.get('per_device_train_batch_size')})" if batch else None),
         ("optimiser", f"{args.get('optimizer')}, weight decay {args.get('weight_decay')}"),
@@ -403,14 +403,19 @@ def _loss_text(config) -> str:
     return f"NT-Xent (temperature {config.temperature})"
 
 
-def _augmentation_text(config, args: dict) -> str:
+def _augmentation_text(config, args: dict, views: Optional[dict]) -> str:
     if config.model_type == "clear":
         pair = config.augmentation_pair
         ratios = ", ".join(f"{name} {getattr(config, name + '_ratio')}" for name in config.augmentations)
         return f"fixed pair {pair}" if pair else f"a random pair per batch from: {ratios}"
-    preset = args.get("view_preset") or "by image size (digits / cifar / imagenet)"
-    overrides = args.get("view_overrides")
-    return f"SimCLR views, preset {preset}" + (f", overrides {overrides}" if overrides else "")
+    if not views:  # a folder from before train_results.json recorded the views
+        return f"SimCLR views, preset {args.get('view_preset') or 'chosen by image size'}"
+    blur = f"Gaussian blur p={views['blur_p']} (sigma {views['blur_sigma']})" if views["blur_p"] else "no blur"
+    return (
+        f"SimCLR views (preset {views['preset']}): random resized crop to {views['size']} px, scale {views['crop_scale']}, "
+        f"aspect ratio [{views['crop_ratio'][0]:.2f}, {views['crop_ratio'][1]:.2f}]; horizontal flip p={views['hflip_p']}; "
+        f"colour jitter strength {views['jitter_strength']} p={views['jitter_p']}; grayscale p={views['grayscale_p']}; {blur}"
+    )
 
 
 def _versions() -> str:

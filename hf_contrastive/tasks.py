@@ -78,6 +78,7 @@ class SimCLRTask:
                 evaluation_subset(load_split(dataset_name, data_args.eval_split, data_args.dataset_config_name), data_args.max_eval_samples),
             )
         preset = data_args.view_preset or ("digits" if config.num_channels == 1 else ("cifar" if config.image_size <= 64 else "imagenet"))
+        self.view_preset = preset
         self.views = BatchedSimCLRViews.from_preset(
             preset, size=config.image_size, num_channels=config.num_channels, mean=config.image_mean, std=config.image_std,
             **parse_json_or_mapping(data_args.view_overrides, "view_overrides"),
@@ -152,6 +153,10 @@ class SimCLRTask:
 
     def save_preprocessor(self, output_dir: str) -> None:
         self.processor.save_pretrained(output_dir)
+
+    def extra_train_results(self) -> dict:
+        """What train_results.json records beyond the loop's figures: the views' resolved parameters."""
+        return {"views": {"preset": self.view_preset, **self.views.to_dict()}}
 
 
 def build_task(model_args, data_args, args, accelerator: Accelerator):

@@ -466,6 +466,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: Contrastiv
             "peak_learning_rate": peak_lr,
             "hardware": describe_hardware(accelerator),
             "device_type": accelerator.device.type,
+            **task.extra_train_results(),
         }
         Path(args.output_dir, "train_results.json").write_text(json.dumps(train_results, indent=2))
         Path(args.output_dir, "eval_results.json").write_text(json.dumps(results, indent=2))

@@ -58,6 +58,9 @@ def test_training_writes_a_card_whose_metadata_huggingface_hub_parses(trained_fo
     assert f"| hardware | {train_results['hardware']} |" in text and "CPU process(es)" in train_results["hardware"]
     assert f"| peak learning rate | {train_results['peak_learning_rate']:.4g}" in text
     assert "scripts/train.py --config training_args.json" in text
+    if model_type == "simclr":  # the views actually used, resolved from the preset
+        views = train_results["views"]
+        assert views["preset"] == "digits" and f"random resized crop to {views['size']} px, scale {views['crop_scale']}" in text
     baseline = "raw pixels" if model_type == "simclr" else "bag of words"
     assert baseline in text and "same architecture, untrained" in text
     if model_type == "clear":
