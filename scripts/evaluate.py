@@ -19,26 +19,26 @@ from pathlib import Path
 from accelerate import Accelerator
 from transformers import AutoConfig
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train import parse_arguments  # noqa: E402
-
-from hf_contrastive.tasks import build_task  # noqa: E402
+from hf_contrastive.recipes import build_recipe, recipe_option_defaults  # noqa: E402
+from hf_contrastive.training import parse_arguments  # noqa: E402
 
 
 def main() -> None:
     argv = sys.argv[1:]
     write_results = "--write_results" in argv
     argv = [a for a in argv if a != "--write_results"]
-    model_args, data_args, args = parse_arguments(argv)
+    model_args, data_args, args = parse_arguments(argv, recipe_option_defaults())
     if not model_args.model_name_or_path:
         raise SystemExit("--model_name_or_path is required: the folder (or Hub id) of a trained SimCLR or CLEAR model.")
     model_args.model = AutoConfig.from_pretrained(model_args.model_name_or_path).model_type
     if model_args.model not in ("simclr", "clear"):
         raise SystemExit(f"{model_args.model_name_or_path} holds a {model_args.model!r} model, not a SimCLR or CLEAR one.")
     with tempfile.TemporaryDirectory() as scratch:
-        args.output_dir = scratch  # the task never writes here when starting from a trained model
-        task = build_task(model_args, data_args, args, Accelerator())
-        results = task.evaluate(task.model.to(Accelerator().device), baselines=not args.skip_baselines)
+        args.output_dir = scratch  # the recipe never writes here when starting from a trained model
+        accelerator = Accelerator()
+        recipe = build_recipe(model_args, data_args, args, accelerator)
+        model = recipe.model.to(accelerator.device)
+        results = recipe.evaluate(model, preprocessor_dir=model_args.model_name_or_path, baselines=not args.skip_baselines)
     print(json.dumps(results, indent=2))
     if write_results:
         Path(model_args.model_name_or_path, "eval_results.json").write_text(json.dumps(results, indent=2))

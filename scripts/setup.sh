@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Set up everything hf_contrastive needs on a fresh Debian machine, idempotently:
-#   1. WordNet 3.0 from Debian (synonym substitution for CLEAR works offline);
+#   1. WordNet 3.0 from Debian (synonym substitution for CLEAR works offline) and the
+#      openclipart-png colour images (the embedded `openclipart` data set);
 #   2. a virtual environment .venv in the repository root;
 #   3. the package, editable, with its test extra.
 # Safe to run again: each step is skipped or is a no-op when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -f /usr/share/wordnet/data.noun ] || [ ! -f /usr/share/wordnet/index.sense ]; then
-    echo "[setup] installing WordNet from Debian (wordnet-base, wordnet-sense-index)"
+if [ ! -f /usr/share/wordnet/data.noun ] || [ ! -f /usr/share/wordnet/index.sense ] \
+        || [ ! -d /usr/share/openclipart/png ]; then
+    echo "[setup] installing from Debian: WordNet (wordnet-base, wordnet-sense-index), openclipart-png"
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq || true
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        wordnet-base wordnet-sense-index >/dev/null
+        wordnet-base wordnet-sense-index openclipart-png >/dev/null
 fi
 
 if [ ! -x .venv/bin/python ]; then

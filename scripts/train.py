@@ -2,50 +2,31 @@
 
     accelerate launch scripts/train.py                                  # SimCLR default: MNIST digits
     accelerate launch scripts/train.py --model clear                    # CLEAR default: BBC News
-    accelerate launch scripts/train.py --config configs/simclr_mnist.yaml --max_train_steps 50
+    accelerate launch scripts/train.py --dataset_name path/to/imagefolder   # your images: defaults derived from them
+    accelerate launch scripts/train.py --config configs/supcon_mnist.yaml --max_train_steps 50
     ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 scripts/train.py   # 2 CPU processes
 
 Every option is also settable in a YAML or JSON file given with --config (command-line options
-override the file). Run with --help for the full list.
+override the file). `--help` lists them all, with each recipe's defaults.
 """
 
 import sys
-from pathlib import Path
+from dataclasses import asdict
 
-import yaml
-from transformers import HfArgumentParser
-
-from hf_contrastive.training import ContrastiveTrainingArguments, DataArguments, ModelArguments, train
-
-
-def parse_arguments(argv: list[str]):
-    parser = HfArgumentParser((ModelArguments, DataArguments, ContrastiveTrainingArguments))
-    if "--config" in argv:
-        index = argv.index("--config")
-        if index + 1 >= len(argv):
-            parser.error("--config needs a YAML or JSON file")
-        path = Path(argv[index + 1])
-        if not path.is_file():
-            parser.error(f"--config {path}: no such file")
-        values = yaml.safe_load(path.read_text()) or {}  # YAML is a superset of JSON
-        if not isinstance(values, dict):
-            parser.error(f"--config {path} must hold a mapping of option names to values")
-        argv = argv[:index] + argv[index + 2 :]
-        # the file's values become the defaults, so command-line options override them
-        mapping_fields = {"model_config", "view_overrides"}
-        known = {f for dataclass in parser.dataclass_types for f in dataclass.__dataclass_fields__}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            parser.error(f"--config {path}: unknown option(s) {unknown}")
-        import json
-
-        parser.set_defaults(**{k: (json.dumps(v) if k in mapping_fields and isinstance(v, dict) else v) for k, v in values.items()})
-    return parser.parse_args_into_dataclasses(args=argv)
+from hf_contrastive.recipes import DEFAULTS, build_recipe, recipe_option_defaults
+from hf_contrastive.training import parse_arguments, train
 
 
 def main() -> None:
-    model_args, data_args, training_args = parse_arguments(sys.argv[1:])
-    train(model_args, data_args, training_args)
+    model_args, data_args, training_args = parse_arguments(sys.argv[1:], recipe_option_defaults())
+    if model_args.model not in DEFAULTS:
+        raise SystemExit(f"--model must be 'simclr' or 'clear', got {model_args.model!r}.")
+    training_args.output_dir = training_args.output_dir or DEFAULTS[model_args.model].output_dir
+    train(
+        training_args,
+        lambda accelerator, args: build_recipe(model_args, data_args, args, accelerator),
+        options={**asdict(model_args), **asdict(data_args)},
+    )
 
 
 if __name__ == "__main__":

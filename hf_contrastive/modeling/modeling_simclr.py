@@ -160,6 +160,11 @@ class SimCLRModel(SimCLRPreTrainedModel):
             self.backbone = SimCLRTorchvisionResNet(config)
         else:
             self.backbone = AutoModel.from_config(config.backbone_config)
+            if config.cifar_stem:  # SimCLR's small-image stem (appendix B.9) in a transformers ResNet
+                embedder = self.backbone.embedder.embedder
+                width = embedder.convolution.out_channels
+                embedder.convolution = nn.Conv2d(config.num_channels, width, kernel_size=3, stride=1, padding=1, bias=False)
+                self.backbone.embedder.pooler = nn.Identity()
         self.post_init()
 
     def forward(

@@ -1,0 +1,42 @@
+"""Putting a model config together from its sources, in the order of precedence:
+dedicated command-line options (`--loss`, `--temperature`, ...) > `--model_config` (from the
+command line or a `--config` file) > the starting checkpoint's config > the recipe's defaults and
+what it derived from the data. The result is built by the config class itself, so every value,
+whatever its source, goes through the config's own validation before a model exists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transformers import PreTrainedConfig
+
+#: bookkeeping keys of a saved config.json that are not settings
+_BOOKKEEPING = ("transformers_version", "model_type", "architectures", "_name_or_path", "auto_map", "dtype")
+
+
+def checkpoint_fields(config: PreTrainedConfig) -> dict[str, Any]:
+    """A loaded config's settings as plain fields."""
+    return {k: v for k, v in config.to_dict().items() if k not in _BOOKKEEPING}
+
+
+def merge_fields(base: dict[str, Any], overrides: dict[str, Any], nested: tuple[str, ...]) -> dict[str, Any]:
+    """`base` updated by `overrides`; a `nested` sub-config given as a mapping is merged key by key
+    into the base's (a partial `backbone_config` / `text_config` changes only what it names)
+    unless it names another `model_type`."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        inner = merged.get(key)
+        same_type = isinstance(value, dict) and value.get("model_type", (inner or {}).get("model_type")) == (inner or {}).get("model_type")
+        if key in nested and isinstance(inner, dict) and isinstance(value, dict) and same_type:
+            merged[key] = {**inner, **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def build_config(config_class: type[PreTrainedConfig], fields: dict[str, Any], sources: str) -> PreTrainedConfig:
+    """`config_class(**fields)`; a refused value is reported with where the values came from."""
+    try:
+        return config_class(**fields)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"Invalid model configuration ({sources}): {error}") from None

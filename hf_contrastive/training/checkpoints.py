@@ -1,0 +1,78 @@
+"""Resumable checkpoints: written under a temporary name and renamed once complete, so a kill at
+any moment leaves either no `step_N` folder or a complete one; found again by `latest`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+from accelerate import Accelerator
+
+CHECKPOINT_PATTERN = re.compile(r"^step_(\d+)$")
+COMPLETE_MARKER = "checkpoint_complete.json"
+
+
+def checkpoint_dir(output_dir: str) -> Path:
+    return Path(output_dir) / "checkpoints"
+
+
+def save_checkpoint(accelerator: Accelerator, output_dir: str, step: int, epoch: int, extra: dict) -> Path:
+    """`accelerator.save_state` into `checkpoints/.tmp-step_N`, then a completion marker, then an
+    atomic rename to `checkpoints/step_N`."""
+    final = checkpoint_dir(output_dir) / f"step_{step}"
+    temporary = checkpoint_dir(output_dir) / f".tmp-step_{step}"
+    if accelerator.is_main_process and temporary.exists():
+        shutil.rmtree(temporary)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(temporary))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        (temporary / COMPLETE_MARKER).write_text(json.dumps({"step": step, "epoch": epoch, **extra}))
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(temporary, final)
+    accelerator.wait_for_everyone()
+    return final
+
+
+def find_checkpoint(output_dir: str, resume_from_checkpoint: str) -> Path:
+    """The checkpoint to resume from: `latest` is the complete `step_N` with the largest N
+    (incomplete `.tmp-*` folders are never used)."""
+    if resume_from_checkpoint == "latest":
+        candidates = []
+        for path in checkpoint_dir(output_dir).glob("step_*"):
+            match = CHECKPOINT_PATTERN.match(path.name)
+            if match and (path / COMPLETE_MARKER).exists():
+                candidates.append((int(match.group(1)), path))
+        if not candidates:
+            raise FileNotFoundError(
+                f"--resume_from_checkpoint latest: no complete checkpoint in {checkpoint_dir(output_dir)}. "
+                "Start without --resume_from_checkpoint, or give a checkpoint folder."
+            )
+        return max(candidates)[1]
+    path = Path(resume_from_checkpoint)
+    if not (path / COMPLETE_MARKER).exists():
+        raise FileNotFoundError(
+            f"{path} is not a complete checkpoint (no {COMPLETE_MARKER}: it was interrupted while being written, "
+            "or is not a checkpoint folder). Use --resume_from_checkpoint latest to take the newest complete one."
+        )
+    return path
+
+
+def load_checkpoint(accelerator: Accelerator, path: Path) -> dict:
+    """Restore model, optimiser, scheduler and generators from `path`; returns its completion marker."""
+    try:
+        accelerator.load_state(str(path))
+    except Exception as error:  # noqa: BLE001 - any failure to read it means the checkpoint is unusable
+        raise RuntimeError(f"Could not load checkpoint {path}: {error}. It may be corrupt; delete it or resume from another.") from error
+    return json.loads((path / COMPLETE_MARKER).read_text())
+
+
+def truncate_log(log_path: Path, completed_steps: int) -> None:
+    """Drop the log records of steps a killed run made after the checkpoint it resumes from."""
+    if log_path.exists():
+        kept = [line for line in log_path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= completed_steps]
+        log_path.write_text("".join(line + "\n" for line in kept))

@@ -1,0 +1,364 @@
+"""The Accelerate training loop shared by SimCLR and CLEAR (`accelerate launch scripts/train.py`).
+
+The loop knows no modality. It is handed a *recipe* (`hf_contrastive.recipes.Recipe`, built by
+`scripts/train.py` once the accelerator exists) that supplies the model, the raw training data, a
+deterministic `collate` for the data loader, `make_inputs` (the random views of one step), the
+evaluation and the preprocessor to save. The run reads as four steps, like transformers'
+`run_mlm_no_trainer.py`:
+
+1. `setup`: accelerator, output folder, recipe, recipe defaults for unset options, data loader,
+   optimiser, schedule, `accelerator.prepare`, resuming from a checkpoint;
+2. `train_epoch`, once per epoch: every step reseeds the random generators from
+   `(seed, process, step)`, so a run killed and resumed from a checkpoint draws exactly the views,
+   masks and dropout of an uninterrupted run;
+3. `finish`: save the model and its preprocessor, evaluate through them, write the results and the
+   model card, push to the Hub if asked.
+
+Negatives: the loss gathers embeddings from every process (`hf_contrastive.modeling.losses`), so
+the global batch (`per_device_train_batch_size x processes`) provides the negatives. Gradient
+accumulation makes the effective batch for the optimiser larger but does NOT add negatives: each
+micro-batch's loss only contrasts the views of that micro-batch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import torch
+from accelerate import Accelerator
+from accelerate.logging import get_logger
+from accelerate.utils import DataLoaderConfiguration, set_seed
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from ..hub import HubPushError, create_repository, push_to_hub, write_model_card
+from ..optim import LARS, get_cosine_schedule_with_warmup, lars_param_groups, scale_learning_rate
+from .arguments import UNSAVED_OPTIONS, ContrastiveTrainingArguments
+from .checkpoints import find_checkpoint, load_checkpoint, save_checkpoint, truncate_log
+
+logger = get_logger(__name__)
+
+TRAINING_LOG = "training_log.jsonl"
+
+
+@dataclass
+class TrainingRun:
+    """Everything one run holds between its steps."""
+
+    args: ContrastiveTrainingArguments
+    accelerator: Accelerator
+    recipe: Any
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    train_loader: DataLoader
+    options: dict
+    peak_lr: float
+    global_batch: int
+    steps_per_epoch: int
+    max_train_steps: int
+    num_epochs: int
+    report_to: Optional[str]
+    checkpointing_every: Optional[int]
+    completed_steps: int = 0
+    start_epoch: int = 0
+    resume_micro_steps: int = 0
+    history: list = field(default_factory=list)
+    start_time: float = field(default_factory=time.time)
+    progress: Any = None
+
+
+def describe_hardware(accelerator: Accelerator) -> str:
+    """What the run ran on, for train_results.json and the model card: GPUs by name, or the CPU."""
+    if accelerator.device.type == "cuda":
+        return f"{accelerator.num_processes} x {torch.cuda.get_device_name(accelerator.device)}"
+    if accelerator.device.type != "cpu":
+        return f"{accelerator.num_processes} x {accelerator.device.type}"
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")), cpu)
+    return (
+        f"{accelerator.num_processes} CPU process(es) x {torch.get_num_threads()} thread(s), {cpu} "
+        f"({os.cpu_count()} logical cores)"
+    )
+
+
+def step_seed(seed: int, process_index: int, micro_step: int) -> int:
+    """The seed of one micro-step of one process: views, masks and dropout depend only on it."""
+    return (seed * 1_000_003 + process_index * 7_919 + micro_step) % (2**31 - 1)
+
+
+def build_optimizer(model: torch.nn.Module, args: ContrastiveTrainingArguments, global_batch: int):
+    """LARS (learning rate by SimCLR's rule when none is given) or AdamW, with norm and bias
+    parameters excluded from weight decay; returns the optimiser and its peak learning rate."""
+    groups = lars_param_groups(model, weight_decay=args.weight_decay)
+    if args.optimizer == "lars":
+        lr = args.learning_rate if args.learning_rate is not None else scale_learning_rate(global_batch, args.lr_scaling)
+        return LARS(groups, lr=lr, weight_decay=args.weight_decay), lr
+    if args.optimizer == "adamw":
+        if args.learning_rate is None:
+            raise ValueError("--optimizer adamw needs --learning_rate (SimCLR's scaling rule is for LARS).")
+        return torch.optim.AdamW(groups, lr=args.learning_rate, weight_decay=args.weight_decay), args.learning_rate
+    raise ValueError(f"--optimizer must be 'lars' or 'adamw', got {args.optimizer!r}.")
+
+
+def prepare_output_dir(args: ContrastiveTrainingArguments) -> None:
+    output = Path(args.output_dir)
+    if output.exists() and not output.is_dir():
+        raise NotADirectoryError(f"--output_dir {output} exists and is not a folder.")
+    existing = [p.name for p in output.iterdir()] if output.exists() else []
+    if existing and not args.resume_from_checkpoint and not args.overwrite_output_dir:
+        raise FileExistsError(
+            f"--output_dir {output} is not empty ({', '.join(sorted(existing)[:5])}...). Resume with "
+            "--resume_from_checkpoint latest, pass --overwrite_output_dir to write into it (nothing is deleted), "
+            "or choose another folder."
+        )
+    output.mkdir(parents=True, exist_ok=True)
+
+
+def _checkpointing_every(value: Optional[str]) -> Optional[int]:
+    if value is None or value == "epoch":
+        return None
+    if not str(value).isdigit() or int(value) < 1:
+        raise ValueError(f"--checkpointing_steps must be a positive integer or 'epoch', got {value!r}.")
+    return int(value)
+
+
+def create_accelerator(args: ContrastiveTrainingArguments) -> Accelerator:
+    """The run's accelerator; the main process also checks the output folder and, with
+    `--push_to_hub`, creates the repository (a bad token fails now, not after training)."""
+    report_to = None if args.report_to == "none" else args.report_to
+    accelerator = Accelerator(
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        mixed_precision=args.mixed_precision,
+        log_with=report_to,
+        project_dir=args.output_dir,
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+    )
+    if accelerator.is_main_process:
+        prepare_output_dir(args)
+        if args.push_to_hub:
+            args.hub_model_id = create_repository(
+                args.hub_model_id or Path(args.output_dir).resolve().name,
+                private=args.hub_private_repo or None, revision=args.hub_revision, token=args.hub_token,
+            )  # fmt: skip
+    accelerator.wait_for_everyone()
+    return accelerator
+
+
+def setup(
+    args: ContrastiveTrainingArguments, build_recipe: Callable[[Accelerator, ContrastiveTrainingArguments], Any], options: dict
+) -> TrainingRun:
+    """Step 1: everything up to the first training step."""
+    accelerator = create_accelerator(args)
+    set_seed(args.seed)
+    recipe = build_recipe(accelerator, args)
+    for name, value in recipe.training_defaults.items():  # options left unset take the recipe's value
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    model = recipe.model
+    if args.sync_batchnorm and accelerator.num_processes > 1:
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    global_batch = args.per_device_train_batch_size * accelerator.num_processes
+    if len(recipe.train_dataset) < global_batch:
+        raise ValueError(
+            f"The training set has {len(recipe.train_dataset)} examples, fewer than one global batch "
+            f"({args.per_device_train_batch_size} x {accelerator.num_processes} processes = {global_batch}); "
+            "lower --per_device_train_batch_size."
+        )
+    train_loader = DataLoader(
+        recipe.train_dataset,
+        batch_size=args.per_device_train_batch_size,
+        shuffle=True,
+        drop_last=True,  # a contrastive batch's size sets its number of negatives: keep it constant
+        collate_fn=recipe.collate,
+        num_workers=options.get("dataloader_num_workers", 0),
+    )
+    optimizer, peak_lr = build_optimizer(model, args, global_batch)
+    steps_per_epoch = math.ceil(len(train_loader) / accelerator.num_processes / args.gradient_accumulation_steps)
+    max_train_steps = args.max_train_steps or math.ceil(args.num_train_epochs * steps_per_epoch)
+    warmup_steps = int(args.warmup_ratio * max_train_steps)
+    scheduler = get_cosine_schedule_with_warmup(
+        optimizer, num_warmup_steps=warmup_steps * accelerator.num_processes,
+        num_training_steps=max_train_steps * accelerator.num_processes,
+    )  # fmt: skip
+    if args.torch_compile:
+        model = torch.compile(model)
+    model, optimizer, train_loader, scheduler = accelerator.prepare(model, optimizer, train_loader, scheduler)
+
+    options = {**options, **recipe.resolved_options(), **asdict(args)}
+    for name in UNSAVED_OPTIONS:
+        options.pop(name, None)
+    report_to = None if args.report_to == "none" else args.report_to
+    if report_to:
+        accelerator.init_trackers("runs", config={k: v for k, v in options.items() if isinstance(v, (int, float, str, bool))})
+    run = TrainingRun(
+        args=args, accelerator=accelerator, recipe=recipe, model=model, optimizer=optimizer, scheduler=scheduler,
+        train_loader=train_loader, options=options, peak_lr=peak_lr, global_batch=global_batch,
+        steps_per_epoch=steps_per_epoch, max_train_steps=max_train_steps,
+        num_epochs=math.ceil(max_train_steps / steps_per_epoch), report_to=report_to,
+        checkpointing_every=_checkpointing_every(args.checkpointing_steps),
+    )  # fmt: skip
+    if args.resume_from_checkpoint:
+        path = find_checkpoint(args.output_dir, args.resume_from_checkpoint)
+        accelerator.print(f"Resuming from {path}")
+        run.completed_steps = load_checkpoint(accelerator, path)["step"]
+        if accelerator.is_main_process:
+            truncate_log(Path(args.output_dir, TRAINING_LOG), run.completed_steps)
+        run.start_epoch = run.completed_steps // steps_per_epoch
+        run.resume_micro_steps = (run.completed_steps % steps_per_epoch) * args.gradient_accumulation_steps
+    logger.info(
+        f"Training {recipe.name}: {len(recipe.train_dataset)} examples, {accelerator.num_processes} process(es), "
+        f"global batch {global_batch} x {recipe.n_views} views, {max_train_steps} steps, "
+        f"{args.optimizer} peak lr {peak_lr:.4g}, precision {accelerator.mixed_precision}",
+        main_process_only=True,
+    )
+    run.progress = tqdm(
+        range(max_train_steps), initial=run.completed_steps, disable=not accelerator.is_local_main_process, desc="training"
+    )
+    return run
+
+
+def _stop_on_non_finite(run: TrainingRun, loss: torch.Tensor) -> None:
+    if not torch.isfinite(loss.detach()).all():
+        run.accelerator.end_training()
+        raise FloatingPointError(
+            f"The loss became {loss.item()} at step {run.completed_steps}. Nothing was saved from this run after "
+            "its last checkpoint. Lower --learning_rate, raise the temperature, or try --mixed_precision no."
+        )
+
+
+def _log_step(run: TrainingRun, outputs, epoch: int, window: dict) -> None:
+    args, accelerator = run.args, run.accelerator
+    parts = {k: float(v.detach()) for k, v in outputs.items() if k.endswith("loss") and v is not None}
+    record = {"step": run.completed_steps, "epoch": epoch, "learning_rate": run.scheduler.get_last_lr()[0], **parts}
+    if run.completed_steps % args.logging_steps == 0 or run.completed_steps == run.max_train_steps:
+        elapsed = time.time() - window["start"]
+        record["examples_per_second"] = window["examples"] / max(elapsed, 1e-9)
+        window.update(start=time.time(), examples=0)
+        run.progress.set_postfix(loss=f"{parts.get('loss', float('nan')):.4f}")
+        if run.report_to:
+            accelerator.log(record, step=run.completed_steps)
+    run.history.append(record)
+    if accelerator.is_main_process:
+        with open(Path(args.output_dir, TRAINING_LOG), "a") as log:
+            log.write(json.dumps(record) + "\n")
+
+
+def train_epoch(run: TrainingRun, epoch: int) -> None:
+    """Step 2: one pass over the training data (or what remains of it after a resume)."""
+    args, accelerator, model = run.args, run.accelerator, run.model
+    model.train()
+    run.train_loader.set_epoch(epoch)
+    resuming = epoch == run.start_epoch and run.resume_micro_steps
+    loader = accelerator.skip_first_batches(run.train_loader, run.resume_micro_steps) if resuming else run.train_loader
+    micro_step = epoch * len(run.train_loader) + (run.resume_micro_steps if resuming else 0)
+    window = {"start": time.time(), "examples": 0}
+    for batch in loader:
+        set_seed(step_seed(args.seed, accelerator.process_index, micro_step))
+        micro_step += 1
+        with accelerator.accumulate(model):
+            outputs = model(**run.recipe.make_inputs(batch, accelerator.device))
+            _stop_on_non_finite(run, outputs.loss)
+            accelerator.backward(outputs.loss)
+            if accelerator.sync_gradients and args.max_grad_norm is not None:
+                accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+            run.optimizer.step()
+            run.scheduler.step()
+            run.optimizer.zero_grad()
+        window["examples"] += run.global_batch
+        if not accelerator.sync_gradients:
+            continue
+        run.completed_steps += 1
+        run.progress.update(1)
+        _log_step(run, outputs, epoch, window)
+        if run.checkpointing_every and run.completed_steps % run.checkpointing_every == 0:
+            save_checkpoint(accelerator, args.output_dir, run.completed_steps, epoch, {})
+        if args.eval_steps and run.completed_steps % args.eval_steps == 0 and run.completed_steps < run.max_train_steps:
+            periodic = run.recipe.evaluate(accelerator.unwrap_model(model), baselines=False) if accelerator.is_main_process else {}
+            if run.report_to and periodic:
+                accelerator.log({f"eval/{k}": v for k, v in periodic.items()}, step=run.completed_steps)
+            model.train()
+        if run.completed_steps >= run.max_train_steps:
+            return
+    if args.checkpointing_steps == "epoch":
+        save_checkpoint(accelerator, args.output_dir, run.completed_steps, epoch, {})
+
+
+def finish(run: TrainingRun) -> dict:
+    """Step 3: save the model and its preprocessor, evaluate through the saved preprocessor, write
+    the results and the model card, push if asked; returns the evaluation results."""
+    args, accelerator, recipe = run.args, run.accelerator, run.recipe
+    run.progress.close()
+    train_seconds = time.time() - run.start_time
+    accelerator.wait_for_everyone()
+    unwrapped = accelerator.unwrap_model(run.model)
+    results, push_error = {}, None
+    if accelerator.is_main_process:
+        unwrapped.save_pretrained(args.output_dir, is_main_process=True)
+        recipe.save_preprocessor(args.output_dir)
+        results = recipe.evaluate(unwrapped, preprocessor_dir=args.output_dir, baselines=not args.skip_baselines)
+        train_results = {
+            "train_runtime_seconds": train_seconds,
+            "steps": run.completed_steps,
+            "global_batch_size": run.global_batch,
+            "num_processes": accelerator.num_processes,
+            "final_loss": run.history[-1]["loss"] if run.history else None,
+            "epochs": run.completed_steps / run.steps_per_epoch,
+            "peak_learning_rate": run.peak_lr,
+            "mixed_precision": accelerator.mixed_precision,
+            "hardware": describe_hardware(accelerator),
+            "device_type": accelerator.device.type,
+            **recipe.train_results(),
+        }
+        output = Path(args.output_dir)
+        (output / "train_results.json").write_text(json.dumps(train_results, indent=2))
+        (output / "eval_results.json").write_text(json.dumps(results, indent=2))
+        (output / "training_args.json").write_text(json.dumps(run.options, indent=2, default=str))
+        write_model_card(args.output_dir)
+        accelerator.print(json.dumps({"train": train_results, "eval": results}, indent=2))
+        if args.push_to_hub:
+            try:
+                commit = push_to_hub(
+                    args.output_dir, args.hub_model_id, private=args.hub_private_repo or None,
+                    revision=args.hub_revision, token=args.hub_token, commit_message="End of training",
+                )  # fmt: skip
+                accelerator.print(f"Pushed to {commit.commit_url}")
+            except HubPushError as error:  # the run itself is saved: finish it, then report the failure
+                push_error = error
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    if push_error is not None:
+        raise push_error
+    return results
+
+
+def train(
+    args: ContrastiveTrainingArguments,
+    build_recipe: Callable[[Accelerator, ContrastiveTrainingArguments], Any],
+    options: Optional[dict] = None,
+) -> dict:
+    """Pre-train, evaluate and save; returns the evaluation results.
+
+    Args:
+        args: the training options.
+        build_recipe: `(accelerator, args) -> recipe`, called once the accelerator exists (see
+            `hf_contrastive.recipes.build_recipe`).
+        options: the model and data options, saved with `args` in `training_args.json`.
+    """
+    if args.output_dir is None:
+        raise ValueError("--output_dir is required (the recipe's default is filled in by scripts/train.py).")
+    run = setup(args, build_recipe, options or {})
+    for epoch in range(run.start_epoch, run.num_epochs):
+        train_epoch(run, epoch)
+        if run.completed_steps >= run.max_train_steps:
+            break
+    return finish(run)
