@@ -104,7 +104,8 @@ def _evaluation_table(results: dict, baseline_name: str) -> str:
     rows.append(("same architecture, untrained", results.get("random_encoder_linear_accuracy"), results.get("random_encoder_knn_accuracy")))
     for key, value in results.items():
         if key.endswith("_linear_accuracy") and not key.startswith("random_encoder"):
-            rows.append((baseline_name if key.startswith(("raw_pixels", "bag_of_words")) else key, value, None))
+            name = baseline_name if key.startswith(("raw_pixels", "bag_of_words")) else key
+            rows.append((name, value, results.get(key.replace("_linear_accuracy", "_knn_accuracy"))))
     lines = [f"| {name} | {_number(linear)} | {_number(knn)} |" for name, linear, knn in rows if linear is not None]
     if "sts_spearman" in results:
         lines.append(f"| STS Spearman (this model) | {results['sts_spearman']:.3f} | – |")

@@ -438,8 +438,11 @@ def test_batched_on_gpu_matches_cpu():
 
 def test_presets_carry_the_documented_values():
     """imagenet: 224 px, s = 1, blur 0.5 with a 23 px kernel; cifar: 32 px, s = 0.5, no blur;
-    digits: 28 px, one channel, no flip, no blur, crop scale 0.3-1, MNIST statistics."""
-    assert set(PRESETS) == {"imagenet", "cifar", "digits"}
+    digits: 28 px, one channel, no flip, no blur, crop scale 0.3-1, MNIST statistics; grayscale:
+    the CIFAR recipe on one channel, flips kept."""
+    assert set(PRESETS) == {"imagenet", "cifar", "digits", "grayscale"}
+    grayscale = SimCLRViewTransform.from_preset("grayscale")
+    assert (grayscale.num_channels, grayscale.hflip_p, grayscale.jitter_strength, grayscale.blur_p) == (1, 0.5, 0.5, 0.0)
     imagenet = SimCLRViewTransform.from_preset("imagenet")
     assert (imagenet.size, imagenet.num_channels, imagenet.jitter_strength, imagenet.blur_p) == (224, 3, 1.0, 0.5)
     assert imagenet.blur_kernel == 23 and imagenet.blur_sigma == [0.1, 2.0]
