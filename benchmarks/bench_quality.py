@@ -31,6 +31,8 @@ from datasets import ClassLabel, Dataset, Features, Image
 from PIL import Image as PILImage
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from hf_contrastive.data.openclipart import _readable, _subset  # noqa: E402
 
 
 def sklearn_digits(folder: Path) -> str:
@@ -48,14 +50,13 @@ def _openclipart_rows(categories: list[str], exclude: set[str]) -> tuple[list[st
     paths, labels = [], []
     for label, name in enumerate(categories):
         for path in sorted((root / name).rglob("*.png")):
-            if str(path) not in exclude:
+            if str(path) not in exclude and _readable(str(path)):
                 paths.append(str(path))
                 labels.append(label)
     return paths, labels
 
 
 def openclipart_gray32(folder: Path) -> str:
-    from hf_contrastive.data.openclipart import _subset
 
     categories, rows = _subset()
     paths, labels = _openclipart_rows(list(categories), {row[0] for row in rows})

@@ -520,7 +520,7 @@ def test_bad_parameters_raise_value_errors(cls, kwargs, message):
 
 def test_unknown_preset_or_parameter_lists_the_valid_ones():
     """An unknown preset name or override raises a ValueError listing the valid ones."""
-    with pytest.raises(ValueError, match=r"presets are \['cifar', 'digits', 'imagenet'\]"):
+    with pytest.raises(ValueError, match=r"presets are \['cifar', 'digits', 'grayscale', 'imagenet'\]"):
         SimCLRViewTransform.from_preset("stl10")
     with pytest.raises(ValueError, match="parameters are"):
         BatchedSimCLRViews.from_preset("cifar", flip_p=0.5)

@@ -189,6 +189,6 @@ def test_evaluation_features_equal_automodel_and_autoimageprocessor_from_the_fol
     features, _ = extract_features(recipe.model.simclr, recipe.processed_batches(recipe.train_dataset, processor, "label"))
     encoder = AutoModel.from_pretrained(out).eval()
     with torch.no_grad():
-        expected = encoder(**processor(recipe.train_dataset["image"], return_tensors="pt")).pooler_output
+        expected = encoder(**processor(list(recipe.train_dataset["image"]), return_tensors="pt")).pooler_output
     assert features.shape == expected.shape and torch.allclose(features, expected, atol=1e-5)
     assert processor.crop_size["height"] == size

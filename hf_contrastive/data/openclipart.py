@@ -3,7 +3,7 @@
 `apt-get install openclipart-png` (done by `scripts/setup.sh`) puts 8,121 PNG images under
 `/usr/share/openclipart/png/<category>/[subcategory/]`. This module takes a fixed, seeded,
 class-balanced subset: every top-level category with at least 100 images except `unsorted` (a
-bin, not a category), 120 images each (the smallest such category has 135), split 100 / 20 per
+bin, not a category), 120 images each (files over 16 megapixels or unreadable skipped) (the smallest such category has 135), split 100 / 20 per
 category into train / test. Images keep their natural size and mode (RGBA, LA, P); the package's
 one image conversion (`to_uint8_tensor`, used by the views and the saved image processor)
 composites alpha onto white.
@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import PIL.Image
 from datasets import ClassLabel, Dataset, Features, Image
 
 OPENCLIPART_ROOT = Path("/usr/share/openclipart/png")
@@ -22,6 +23,7 @@ MIN_IMAGES = 100
 PER_CATEGORY = 120
 TEST_PER_CATEGORY = 20
 EXCLUDED = ("unsorted",)
+MAX_PIXELS = 4096 * 4096
 _SEED = 0
 
 
@@ -34,6 +36,16 @@ def openclipart_folder() -> Path:
     return OPENCLIPART_ROOT
 
 
+def _readable(path: str) -> bool:
+    """The file opens as an image below PIL's decompression-bomb limit (a few clip-art files are
+    drawn on canvases of hundreds of megapixels)."""
+    try:
+        with PIL.Image.open(path) as image:
+            return image.width * image.height <= MAX_PIXELS
+    except (OSError, PIL.Image.DecompressionBombError):
+        return False
+
+
 @lru_cache(maxsize=1)
 def _subset() -> tuple[tuple[str, ...], tuple[tuple[str, int, bool], ...]]:
     """(categories, ((path, label, is_test), ...)), fixed by the seed."""
@@ -43,8 +55,8 @@ def _subset() -> tuple[tuple[str, ...], tuple[tuple[str, int, bool], ...]]:
     rng = np.random.default_rng(_SEED)
     rows = []
     for label, name in enumerate(categories):
-        chosen = rng.permutation(len(files[name]))[:PER_CATEGORY]
-        rows.extend((files[name][i], label, rank < TEST_PER_CATEGORY) for rank, i in enumerate(chosen))
+        chosen = [files[name][i] for i in rng.permutation(len(files[name])) if _readable(files[name][i])][:PER_CATEGORY]
+        rows.extend((path, label, rank < TEST_PER_CATEGORY) for rank, path in enumerate(chosen))
     order = rng.permutation(len(rows))  # classes interleaved
     return categories, tuple(rows[i] for i in order)
 

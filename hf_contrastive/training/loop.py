@@ -288,7 +288,7 @@ def train_epoch(run: TrainingRun, epoch: int) -> None:
                 accelerator.log({f"eval/{k}": v for k, v in periodic.items()}, step=run.completed_steps)
             model.train()
         if run.completed_steps >= run.max_train_steps:
-            return
+            break
     if args.checkpointing_steps == "epoch":
         save_checkpoint(accelerator, args.output_dir, run.completed_steps, epoch, {})
 
