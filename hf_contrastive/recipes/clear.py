@@ -13,13 +13,13 @@ from accelerate.logging import get_logger
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from ..augment.text import CLEARAugmenter
-from ..data.loading import describe_source, find_column, first_rows, load_split, load_training_data
+from ..data.loading import describe_source, find_column, first_rows, load_split
 from ..data.text_collator import CLEARDataCollator
 from ..data.tokenizer import add_del_token, train_wordpiece_tokenizer
 from ..evaluation import bag_of_words_features, encode_sentences, linear_probe_accuracy, probe_scores, sentence_similarity_spearman
 from ..modeling import CLEARConfig, CLEARForPreTraining, CLEARModel
 from ..training.arguments import parse_json_or_mapping
-from .config_sources import build_config, checkpoint_fields, merge_fields
+from .sources import build_config, checkpoint_fields, load_recipe_data, merge_fields
 
 logger = get_logger(__name__)
 TOKENIZER_FOLDER = "tokenizer"
@@ -78,10 +78,7 @@ class CLEARRecipe:
             raise ValueError(f"--n_views {args.n_views}: CLEAR contrasts exactly 2 augmented copies of each sentence.")
         self.dataset_name = data_args.dataset_name or defaults.dataset_name
         self.max_seq_length = data_args.max_seq_length or defaults.max_seq_length
-        self.data = load_training_data(
-            self.dataset_name, data_args.train_split, data_args.eval_split, data_args.dataset_config_name,
-            data_args.validation_split_percentage, args.seed, data_args.max_train_samples, data_args.label_column,
-        )  # fmt: skip
+        self.data = load_recipe_data(data_args, args.seed, self.dataset_name)
         self.train_dataset = self.data.train
         self.text_column = find_column(self.train_dataset, data_args.text_column, "text")
         self.label_column = find_column(self.train_dataset, data_args.label_column, "label", required=False)

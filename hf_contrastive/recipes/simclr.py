@@ -12,7 +12,6 @@ in `train_results.json`, shown in the card, and yields to its option (`--num_cha
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
@@ -25,12 +24,12 @@ from torchvision.transforms.v2 import functional as TF
 from transformers import AutoConfig
 
 from ..augment.vision import BatchedSimCLRViews
-from ..data.loading import describe_source, find_column, first_rows, load_training_data
+from ..data.loading import describe_source, find_column, first_rows
 from ..evaluation import extract_features, probe_scores
 from ..modeling import SimCLRConfig, SimCLRForPreTraining, SimCLRImageProcessor, SimCLRModel
 from ..modeling.image_processing_simclr import match_channels, to_uint8_tensor
 from ..training.arguments import parse_json_or_mapping
-from .config_sources import build_config, checkpoint_fields, merge_fields
+from .sources import build_config, checkpoint_fields, load_recipe_data, merge_fields
 
 logger = get_logger(__name__)
 
@@ -88,8 +87,8 @@ def image_statistics(dataset, image_column: str, sample_size: int, seed: int) ->
     indices = np.sort(np.random.default_rng(seed).choice(len(dataset), size=count, replace=False))
     grayscale, sides = True, []
     moments = {1: np.zeros((2, 1)), 3: np.zeros((2, 3))}
-    for image in dataset.select(indices.tolist())[image_column]:
-        rgb = to_uint8_tensor(image, 3)
+    for index in indices.tolist():  # one image decoded at a time
+        rgb = to_uint8_tensor(dataset[index][image_column], 3)
         grayscale = grayscale and bool((rgb[0] == rgb[1]).all() and (rgb[1] == rgb[2]).all())
         sides.append(min(rgb.shape[-2:]))
         for channels, tensor in ((3, rgb), (1, match_channels(rgb, 1))):
@@ -141,10 +140,7 @@ class SimCLRRecipe:
         self.dataset_name = data_args.dataset_name or defaults.dataset_name
         overrides = parse_json_or_mapping(model_args.model_config, "model_config")
         wants_labels = args.loss == "supcon" or (args.loss is None and overrides.get("loss") == "supcon")
-        self.data = load_training_data(
-            self.dataset_name, data_args.train_split, data_args.eval_split, data_args.dataset_config_name,
-            data_args.validation_split_percentage, args.seed, data_args.max_train_samples, data_args.label_column,
-        )  # fmt: skip
+        self.data = load_recipe_data(data_args, args.seed, self.dataset_name)
         self.train_dataset = self.data.train
         self.image_column = find_column(self.train_dataset, data_args.image_column, "image")
         self.label_column = find_column(self.train_dataset, data_args.label_column, "label", required=wants_labels)
@@ -175,7 +171,7 @@ class SimCLRRecipe:
     # ---- the model config, from its sources -------------------------------------------------------------
 
     def _config(self, overrides: dict) -> tuple[SimCLRConfig, dict]:
-        """The config (see `config_sources` for the precedence) and the derived values it kept."""
+        """The config (see `sources` for the precedence) and the derived values it kept."""
         model_args, args, defaults = self.model_args, self.args, self.defaults
         derived = derive_image_defaults(self.statistics, defaults)
         path = model_args.model_name_or_path
@@ -218,8 +214,11 @@ class SimCLRRecipe:
             if "image_mean" not in user:
                 fields["image_mean"] = self.statistics.mean.get(channels)
                 fields["image_std"] = self.statistics.std.get(channels)
-        if not path and "image_size" in user and "cifar_stem" not in user:
+        if not path and "image_size" in user and "cifar_stem" not in user:  # the stem follows the size
             fields["cifar_stem"] = fields["image_size"] <= defaults.small_image_max
+            backbone = fields.get("backbone_config")
+            if isinstance(backbone, dict) and "downsample_in_first_stage" not in overrides.get("backbone_config", {}):
+                fields["backbone_config"] = {**backbone, "downsample_in_first_stage": fields["cifar_stem"]}
         kept = {k: v for k, v in derived.items() if k not in user}
         return build_config(SimCLRConfig, fields, sources), kept
 
@@ -230,7 +229,7 @@ class SimCLRRecipe:
 
     def _derived_line(self) -> str:
         c = self.config
-        stem = "3x3 stride-1 stem" if c.cifar_stem else "ImageNet stem" if c.backbone_config is not None or c.backbone else ""
+        stem = "3x3 stride-1 stem" if c.cifar_stem else "ImageNet stem"
         return (
             f"Data: {self.dataset_name} ({len(self.train_dataset)} training rows; evaluation: {self.data.eval_source}). "
             f"From {self.statistics.sampled} sampled images ({'all grayscale' if self.statistics.grayscale else 'colour'}, "

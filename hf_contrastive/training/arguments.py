@@ -20,8 +20,6 @@ import yaml
 from transformers import HfArgumentParser
 
 RECIPE_DEFAULT = "the recipe's default"
-#: spellings of "no evaluation" for --eval_split
-NO_EVALUATION = ("none", "None", "null", "")
 #: options holding a mapping (JSON on the command line, a mapping in a --config file)
 MAPPING_OPTIONS = ("model_config", "view_overrides")
 #: options never written to training_args.json (nor given to the trackers): the token, and the Hub
@@ -192,11 +190,6 @@ def parse_json_or_mapping(value: Any, name: str) -> dict:
     if not isinstance(parsed, dict):
         raise ValueError(f"--{name} must be a JSON object, got {value!r}.")
     return parsed
-
-
-def evaluation_wanted(eval_split: Optional[str]) -> bool:
-    """False for `--eval_split none` (also None, null, empty)."""
-    return eval_split is not None and eval_split.strip() not in NO_EVALUATION
 
 
 def build_parser(recipe_defaults: Optional[dict[str, dict[str, Any]]] = None) -> HfArgumentParser:

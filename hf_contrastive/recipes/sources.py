@@ -1,4 +1,7 @@
-"""Putting a model config together from its sources, in the order of precedence:
+"""Where a recipe's data and model config come from.
+
+`load_recipe_data`: the training and evaluation rows the data options name. The config helpers put
+a model config together from its sources, in the order of precedence:
 dedicated command-line options (`--loss`, `--temperature`, ...) > `--model_config` (from the
 command line or a `--config` file) > the starting checkpoint's config > the recipe's defaults and
 what it derived from the data. The result is built by the config class itself, so every value,
@@ -10,8 +13,18 @@ from typing import Any
 
 from transformers import PreTrainedConfig
 
+from ..data.loading import TrainingData, load_training_data
+
 #: bookkeeping keys of a saved config.json that are not settings
 _BOOKKEEPING = ("transformers_version", "model_type", "architectures", "_name_or_path", "auto_map", "dtype")
+
+
+def load_recipe_data(data_args, seed: int, dataset_name: str) -> TrainingData:
+    """The training and evaluation rows of `dataset_name` as the data options (`DataArguments`) ask."""
+    return load_training_data(
+        dataset_name, data_args.train_split, data_args.eval_split, data_args.dataset_config_name,
+        data_args.validation_split_percentage, seed, data_args.max_train_samples, data_args.label_column,
+    )  # fmt: skip
 
 
 def checkpoint_fields(config: PreTrainedConfig) -> dict[str, Any]:
