@@ -88,6 +88,31 @@ def test_card_can_be_rewritten_for_a_hub_repository(trained_folder):
         write_model_card(str(folder))  # back to the local card for the other tests
 
 
+def test_card_has_no_path_and_user_strings_leave_its_tables_intact(trained_folder, tmp_path):
+    """A training run from a local folder publishes no path (metadata or body), and a data set
+    name holding `---`, `|` and a newline neither ends the metadata nor splits a table cell."""
+    _, folder = trained_folder
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("checkpoints", "runs"))
+    text = (copy / "README.md").read_text()
+    metadata = yaml.safe_load(text.split("---")[1])
+    assert "datasets" not in metadata  # the embedded set is no Hub data set
+    assert str(folder.parent) not in text and not re.search(r"(^|[\s(\"'])/(tmp|work|home|root)/", text)
+
+    results = json.loads((copy / "train_results.json").read_text())
+    hostile = "evil---name | with\n--- a newline <b>"
+    results["data"] = {**results["data"], "hub_id": hostile, "name": hostile, "description": f"the Hub data set {hostile}"}
+    (copy / "train_results.json").write_text(json.dumps(results))
+    text = write_model_card(str(copy)).read_text()
+    front, body = text.split("\n---\n", 1)
+    assert yaml.safe_load(front.lstrip("-\n"))["datasets"] == [hostile]  # quoted by the YAML writer
+    ModelCard.load(copy / "README.md", ignore_metadata_errors=False)
+    for table in re.findall(r"(?:^\|.*\|$\n?)+", body, re.M):
+        widths = {len(re.findall(r"(?<!\\)\|", line)) for line in table.splitlines()}
+        assert len(widths) == 1, table  # every row of a table has the same cells
+    assert "<b>" not in body and "\n--- a newline" not in body
+
+
 # ---------------------------------------------------------------- publishing over HTTP
 
 
