@@ -127,11 +127,13 @@ def test_loss_precedence_model_config_and_checkpoint_then_command_line(tmp_path)
 
 @pytest.mark.parametrize("route", [["--temperature", "0"], ["--model_config", '{"temperature": 0}']])
 def test_a_zero_temperature_is_refused_with_the_configs_message_before_training(route, tmp_path):
-    result = run_train("--output_dir", str(tmp_path / "run"), "--max_train_samples", "64", *route, *QUICK, check=False)
-    assert result.returncode != 0 and "temperature must be > 0, got 0" in result.stderr
-    assert not (tmp_path / "run" / "training_log.jsonl").exists()
-    with pytest.raises(ValueError, match="temperature must be > 0"):
-        recipe_for("--model", "clear", "--max_train_samples", "50", "--vocab_size", "300", *route, output_dir=tmp_path / "clear")
+    for model in ("simclr", "clear"):
+        with pytest.raises(ValueError, match="temperature must be > 0, got 0"):
+            recipe_for("--model", model, "--max_train_samples", "300", "--vocab_size", "300", *route, output_dir=tmp_path / model)
+    if route[0] == "--temperature":  # and the command line stops before any step
+        result = run_train("--output_dir", str(tmp_path / "run"), "--max_train_samples", "64", *route, *QUICK, check=False)
+        assert result.returncode != 0 and "temperature must be > 0, got 0" in result.stderr
+        assert not (tmp_path / "run" / "training_log.jsonl").exists()
 
 
 # ---------------------------------------------------------------- the evaluation split
