@@ -195,3 +195,11 @@ def test_evaluation_features_equal_automodel_and_autoimageprocessor_from_the_fol
         expected = encoder(**processor(list(recipe.train_dataset["image"]), return_tensors="pt")).pooler_output
     assert features.shape == expected.shape and torch.allclose(features, expected, atol=1e-5)
     assert processor.crop_size["height"] == size
+
+
+def test_a_set_smaller_than_one_batch_gets_a_fitting_batch_and_a_given_one_is_kept(tmp_path):
+    folder = image_folder(tmp_path / "small", 60, (20, 20))  # 54 training rows after the held-out 10%
+    recipe = recipe_for("--dataset_name", str(folder))
+    assert recipe.training_defaults["per_device_train_batch_size"] == 32 == recipe.derived["per_device_train_batch_size"]
+    given = recipe_for("--dataset_name", str(folder), "--per_device_train_batch_size", "256")
+    assert "per_device_train_batch_size" not in given.derived  # the loop then refuses it, naming the fix

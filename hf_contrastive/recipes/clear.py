@@ -19,7 +19,7 @@ from ..data.tokenizer import add_del_token, train_wordpiece_tokenizer
 from ..evaluation import bag_of_words_features, encode_sentences, linear_probe_accuracy, probe_scores, sentence_similarity_spearman
 from ..modeling import CLEARConfig, CLEARForPreTraining, CLEARModel
 from ..training.arguments import parse_json_or_mapping
-from .sources import build_config, checkpoint_fields, load_recipe_data, merge_fields
+from .sources import build_config, checkpoint_fields, fitting_batch_size, load_recipe_data, merge_fields
 
 logger = get_logger(__name__)
 TOKENIZER_FOLDER = "tokenizer"
@@ -101,6 +101,12 @@ class CLEARRecipe:
             mlm_probability=config.mlm_probability, text_column=self.text_column, del_token=config.del_token,
         )  # fmt: skip
         self.training_defaults = defaults.training_defaults()
+        if args.per_device_train_batch_size is None:
+            batch = fitting_batch_size(defaults.per_device_train_batch_size, len(self.train_dataset), accelerator.num_processes)
+            if batch != defaults.per_device_train_batch_size:
+                self.training_defaults["per_device_train_batch_size"] = batch
+                logger.info(f"per_device_train_batch_size {batch}: the recipe's {defaults.per_device_train_batch_size} "
+                            f"is more than the {len(self.train_dataset)} training rows hold", main_process_only=True)
         logger.info(
             f"Data: {self.dataset_name} ({len(self.train_dataset)} training rows; evaluation: {self.data.eval_source}); "
             f"text column {self.text_column!r}, label column {self.label_column!r}; pooling {config.pooling}, "

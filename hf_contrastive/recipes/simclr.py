@@ -29,7 +29,7 @@ from ..evaluation import extract_features, probe_scores
 from ..modeling import SimCLRConfig, SimCLRForPreTraining, SimCLRImageProcessor, SimCLRModel
 from ..modeling.image_processing_simclr import match_channels, to_uint8_tensor
 from ..training.arguments import parse_json_or_mapping
-from .sources import build_config, checkpoint_fields, load_recipe_data, merge_fields
+from .sources import build_config, checkpoint_fields, fitting_batch_size, load_recipe_data, merge_fields
 
 logger = get_logger(__name__)
 
@@ -166,6 +166,10 @@ class SimCLRRecipe:
         )  # fmt: skip
         self.processor = SimCLRImageProcessor.from_simclr_config(self.config)
         self.training_defaults = defaults.training_defaults()
+        if args.per_device_train_batch_size is None:
+            batch = fitting_batch_size(defaults.per_device_train_batch_size, len(self.train_dataset), accelerator.num_processes)
+            if batch != defaults.per_device_train_batch_size:
+                self.training_defaults["per_device_train_batch_size"] = self.derived["per_device_train_batch_size"] = batch
         logger.info(self._derived_line(), main_process_only=True)
 
     # ---- the model config, from its sources -------------------------------------------------------------

@@ -9,6 +9,7 @@ whatever its source, goes through the config's own validation before a model exi
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from transformers import PreTrainedConfig
@@ -25,6 +26,15 @@ def load_recipe_data(data_args, seed: int, dataset_name: str) -> TrainingData:
         dataset_name, data_args.train_split, data_args.eval_split, data_args.dataset_config_name,
         data_args.validation_split_percentage, seed, data_args.max_train_samples, data_args.label_column,
     )  # fmt: skip
+
+
+def fitting_batch_size(default: int, rows: int, processes: int) -> int:
+    """The recipe's batch size, or, when the data has fewer rows than one global batch of it, the
+    largest power of two that fits (a contrastive batch must be full: the loader drops the rest)."""
+    per_process = rows // max(processes, 1)
+    if per_process >= default or per_process < 2:
+        return default  # (too few rows for any batch: the loop's error names the fix)
+    return 2 ** int(math.log2(per_process))
 
 
 def checkpoint_fields(config: PreTrainedConfig) -> dict[str, Any]:
