@@ -11,6 +11,7 @@ composites alpha onto white.
 
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -40,8 +41,10 @@ def _readable(path: str) -> bool:
     """The file opens as an image below PIL's decompression-bomb limit (a few clip-art files are
     drawn on canvases of hundreds of megapixels)."""
     try:
-        with PIL.Image.open(path) as image:
-            return image.width * image.height <= MAX_PIXELS
+        with warnings.catch_warnings():  # PIL warns about the very files this check leaves out
+            warnings.simplefilter("ignore", PIL.Image.DecompressionBombWarning)
+            with PIL.Image.open(path) as image:
+                return image.width * image.height <= MAX_PIXELS
     except (OSError, PIL.Image.DecompressionBombError):
         return False
 
