@@ -87,7 +87,7 @@ def heldout(folder: Path) -> str:
 
 
 SETS = {
-    # name: (how to get --dataset_name, extra options that keep the run within 5 CPU-minutes)
+    # name: (how to get --dataset_name, a cap on the steps where the recipe's length runs far past 5 CPU-minutes)
     "digits": (lambda work: "mnist_digits", []),
     "openclipart": (lambda work: "openclipart", ["--max_train_steps", "30"]),
     "sklearn_digits": (lambda work: sklearn_digits(work / "sklearn_digits"), []),
