@@ -91,7 +91,7 @@ SETS = {
     "digits": (lambda work: "mnist_digits", []),
     "openclipart": (lambda work: "openclipart", ["--max_train_steps", "30"]),
     "sklearn_digits": (lambda work: sklearn_digits(work / "sklearn_digits"), []),
-    "openclipart_gray32": (lambda work: openclipart_gray32(work / "openclipart_gray32"), ["--max_train_steps", "200"]),
+    "openclipart_gray32": (lambda work: openclipart_gray32(work / "openclipart_gray32"), ["--max_train_steps", "600"]),
     "heldout": (lambda work: heldout(work / "heldout"), ["--max_train_steps", "30"]),
 }
 

@@ -33,14 +33,23 @@ TEMPLATES = Path(__file__).resolve().parent / "model_cards"
 LOSS_CURVE = "training_loss.png"
 # what a push leaves out of an output folder: resumable checkpoints, tensorboard logs, the per-step
 # log (its curve is in training_loss.png), the CLEAR tokenizer's training copy, hidden files
-PUSH_IGNORE_PATTERNS = ["checkpoints/*", "runs/*", "tokenizer/*", "training_log.jsonl", ".*", "*/.*"]
+PUSH_IGNORE_PATTERNS = ["checkpoints/*", "runs/*", "tokenizer/*", "training_log.jsonl", "previous_run_*/*", ".*", "*/.*"]
 _METRICS = {
     "linear_accuracy": ("accuracy", "Linear probe accuracy"),
     "knn_accuracy": ("accuracy", "Weighted kNN accuracy"),
     "sts_spearman": ("spearmanr", "STS Spearman correlation"),
 }
 def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.exists() else {}
+    """The JSON object in `path` ({} when there is no such file); an unreadable one names the file."""
+    if not path.exists():
+        return {}
+    try:
+        value = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); restore it from the training run, or train again.") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path} must hold a JSON object, not {type(value).__name__}.")
+    return value
 
 
 def _draw_loss_curve(output_dir: Path) -> None:

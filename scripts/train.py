@@ -14,7 +14,7 @@ import sys
 from dataclasses import asdict
 
 from hf_contrastive.recipes import DEFAULTS, build_recipe, recipe_option_defaults
-from hf_contrastive.training import parse_arguments, train
+from hf_contrastive.training import StopRequested, parse_arguments, train
 
 
 def main() -> None:
@@ -22,11 +22,14 @@ def main() -> None:
     if model_args.model not in DEFAULTS:
         raise SystemExit(f"--model must be 'simclr' or 'clear', got {model_args.model!r}.")
     training_args.output_dir = training_args.output_dir or DEFAULTS[model_args.model].output_dir
-    train(
-        training_args,
-        lambda accelerator, args: build_recipe(model_args, data_args, args, accelerator),
-        options={**asdict(model_args), **asdict(data_args)},
-    )
+    try:
+        train(
+            training_args,
+            lambda accelerator, args: build_recipe(model_args, data_args, args, accelerator),
+            options={**asdict(model_args), **asdict(data_args)},
+        )
+    except StopRequested as stop:  # SIGTERM / SIGINT: the run said where to resume from
+        raise SystemExit(128 + stop.signal_number) from None
 
 
 if __name__ == "__main__":

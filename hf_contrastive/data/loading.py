@@ -72,6 +72,18 @@ def load_splits(dataset_name: str, config_name: Optional[str] = None) -> dict[st
     return {split: (lambda split=split: loaded[split]) for split in loaded}
 
 
+def drop_empty_texts(dataset: Dataset, text_column: str, what: str) -> tuple[Dataset, int]:
+    """`dataset` without its rows whose text is missing, empty or only whitespace, and how many
+    were dropped; a data set with no text left is refused (`what` names it in the error)."""
+    kept = dataset.filter(lambda text: isinstance(text, str) and bool(text.strip()), input_columns=text_column)
+    if len(kept) == 0:
+        raise ValueError(
+            f"{what} has no text: all {len(dataset):,} rows of column {text_column!r} are empty or whitespace. "
+            "Check the file, or name the text column with --text_column."
+        )
+    return kept, len(dataset) - len(kept)
+
+
 def _non_empty(dataset, split: str, name: str) -> Dataset:
     if len(dataset) == 0:
         raise ValueError(f"The {split!r} split of {name!r} is empty; nothing to train or evaluate on.")

@@ -10,16 +10,18 @@ from typing import Any, Optional
 import torch
 from accelerate import Accelerator
 from accelerate.logging import get_logger
-from transformers import AutoConfig, AutoModel, AutoTokenizer
+from transformers import AutoModel, AutoTokenizer
 
 from ..augment.text import CLEARAugmenter
-from ..data.loading import describe_source, find_column, first_rows, load_split
+from ..data.loading import describe_source, drop_empty_texts, find_column, first_rows, load_split
 from ..data.text_collator import CLEARDataCollator
 from ..data.tokenizer import add_del_token, train_wordpiece_tokenizer
 from ..evaluation import bag_of_words_features, encode_sentences, linear_probe_accuracy, probe_scores, sentence_similarity_spearman
 from ..modeling import CLEARConfig, CLEARForPreTraining, CLEARModel
 from ..training.arguments import parse_json_or_mapping
-from .sources import build_config, checkpoint_fields, fitting_batch_size, load_recipe_data, merge_fields
+from .sources import (
+    build_config, checkpoint_fields, fitting_batch_size, load_checkpoint_config, load_pretrained, load_recipe_data, merge_fields,
+)  # fmt: skip
 
 logger = get_logger(__name__)
 TOKENIZER_FOLDER = "tokenizer"
@@ -82,6 +84,13 @@ class CLEARRecipe:
         self.train_dataset = self.data.train
         self.text_column = find_column(self.train_dataset, data_args.text_column, "text")
         self.label_column = find_column(self.train_dataset, data_args.label_column, "label", required=False)
+        self.train_dataset, dropped = drop_empty_texts(self.train_dataset, self.text_column, f"The training data ({self.dataset_name})")
+        self.data.train = self.train_dataset
+        if self.data.eval is not None:
+            self.data.eval, dropped_eval = drop_empty_texts(self.data.eval, self.text_column, f"The evaluation data ({self.data.eval_source})")
+            dropped += dropped_eval
+        if dropped:
+            logger.warning(f"Dropped {dropped:,} rows whose text is empty or only whitespace.", main_process_only=True)
 
         self.tokenizer = self._tokenizer()
         self.model = self._model(parse_json_or_mapping(model_args.model_config, "model_config"))
@@ -136,17 +145,17 @@ class CLEARRecipe:
         """The model; its config from (by precedence) --temperature > --model_config > the checkpoint's > the recipe's."""
         path, defaults = self.model_args.model_name_or_path, self.defaults
         cli = {"temperature": self.args.temperature} if self.args.temperature is not None else {}
-        checkpoint = AutoConfig.from_pretrained(path) if path else None
+        checkpoint = load_checkpoint_config(path) if path else None
         if checkpoint is not None and checkpoint.model_type == "clear":
             fields = merge_fields(checkpoint_fields(checkpoint), {**overrides, **cli}, nested=("text_config",))
             config = build_config(CLEARConfig, fields, f"the checkpoint {path}, --model_config, --temperature")
-            model = CLEARForPreTraining.from_pretrained(path, config=config)
+            model = load_pretrained(CLEARForPreTraining, path, config=config)
         elif checkpoint is not None:  # any masked-LM encoder: its weights start f, the heads are new
             if checkpoint.model_type in ("simclr",):
                 raise ValueError(f"--model_name_or_path {path} holds a SimCLR model; --model clear starts from CLEAR or a masked LM.")
             fields = merge_fields({"text_config": checkpoint.to_dict()}, {**overrides, **cli}, nested=("text_config",))
             model = CLEARForPreTraining(build_config(CLEARConfig, fields, f"the encoder {path}, --model_config, --temperature"))
-            model.clear.encoder.load_state_dict(AutoModel.from_pretrained(path).state_dict(), strict=False)
+            model.clear.encoder.load_state_dict(load_pretrained(AutoModel, path).state_dict(), strict=False)
             model.config.name_or_path = path
         else:
             text_config = {

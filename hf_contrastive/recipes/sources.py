@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from transformers import PreTrainedConfig
+from transformers import AutoConfig, PreTrainedConfig
 
 from ..data.loading import TrainingData, load_training_data
 
@@ -63,3 +63,23 @@ def build_config(config_class: type[PreTrainedConfig], fields: dict[str, Any], s
         return config_class(**fields)
     except (ValueError, TypeError) as error:
         raise ValueError(f"Invalid model configuration ({sources}): {error}") from None
+
+
+def load_checkpoint_config(path: str) -> PreTrainedConfig:
+    """The config of the `--model_name_or_path` start; an unreadable one is reported with its path."""
+    try:
+        return AutoConfig.from_pretrained(path)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"--model_name_or_path {path}: could not read its config.json ({error}).") from None
+
+
+def load_pretrained(model_class: Any, path: str, **kwargs) -> Any:
+    """`model_class.from_pretrained(path, **kwargs)`; unreadable weights (a truncated or corrupt
+    safetensors file, a missing file) are reported with the folder and the fix."""
+    try:
+        return model_class.from_pretrained(path, **kwargs)
+    except Exception as error:  # noqa: BLE001 - safetensors, OSError, ValueError, ...: all mean "cannot load"
+        raise ValueError(
+            f"--model_name_or_path {path}: could not load its weights ({type(error).__name__}: {error}). The weights "
+            "file may be truncated or corrupt: copy or download it again, or start from another checkpoint."
+        ) from None

@@ -22,9 +22,18 @@ from transformers import HfArgumentParser
 RECIPE_DEFAULT = "the recipe's default"
 #: options holding a mapping (JSON on the command line, a mapping in a --config file)
 MAPPING_OPTIONS = ("model_config", "view_overrides")
-#: options never written to training_args.json (nor given to the trackers): the token, and the Hub
-#: options, so that `train.py --config training_args.json` (the card's rerun command) does not push
-UNSAVED_OPTIONS = ("push_to_hub", "hub_model_id", "hub_token", "hub_private_repo", "hub_revision")
+#: options never written to training_args.json (nor given to the trackers): the token and the Hub
+#: options, so that `train.py --config training_args.json` (the card's rerun command) does not push,
+#: and how this run treated its folder, so that the rerun starts a new run of its own
+UNSAVED_OPTIONS = (
+    "push_to_hub", "hub_model_id", "hub_token", "hub_private_repo", "hub_revision",
+    "resume_from_checkpoint", "overwrite_output_dir", "ignore_resume_mismatch",
+)  # fmt: skip
+#: training options that change the result: a checkpoint resumes only a run with the same values
+RESULT_OPTIONS = (
+    "per_device_train_batch_size", "gradient_accumulation_steps", "seed", "optimizer", "weight_decay",
+    "warmup_ratio", "max_grad_norm", "sync_batchnorm",
+)  # fmt: skip
 
 
 @dataclass
@@ -112,7 +121,11 @@ class ContrastiveTrainingArguments:
         default=None, metadata={"help": "Where the model, results and checkpoints go; default outputs/<model>-default."}
     )
     overwrite_output_dir: bool = field(
-        default=False, metadata={"help": "Allow writing into a non-empty output_dir (its checkpoints are kept)."}
+        default=False,
+        metadata={
+            "help": "Start a clean run in a non-empty output_dir: its files are first moved into "
+            "output_dir/previous_run_N/ (nothing is deleted)."
+        },
     )
     per_device_train_batch_size: Optional[int] = field(
         default=None, metadata={"help": f"Images/sentences per process and step; {RECIPE_DEFAULT}."}
@@ -149,6 +162,13 @@ class ContrastiveTrainingArguments:
     )
     resume_from_checkpoint: Optional[str] = field(
         default=None, metadata={"help": "A checkpoint folder, or 'latest' for the newest complete one in output_dir."}
+    )
+    ignore_resume_mismatch: bool = field(
+        default=False,
+        metadata={
+            "help": "Resume even when the checkpoint was written with other options (data, batch, seed, model "
+            "config, ...); without it such a resume is refused with the list of differences."
+        },
     )
     eval_steps: Optional[int] = field(default=None, metadata={"help": "Also evaluate every N steps (default: at the end)."})
     logging_steps: int = field(default=10, metadata={"help": "Log metrics every N steps."})
@@ -227,14 +247,14 @@ def _config_file_values(parser: argparse.ArgumentParser, path: Path) -> dict[str
         action = actions[name]
         if name in MAPPING_OPTIONS and isinstance(value, dict):
             value = json.dumps(value)
-        elif value is not None and callable(action.type) and not isinstance(value, bool) and action.type is not bool:
-            try:
-                value = action.type(value if isinstance(value, str) else str(value))
-            except (TypeError, ValueError):
-                parser.error(f"--config {path}: {name}: {value!r} is not a valid {getattr(action.type, '__name__', 'value')}")
         elif action.type is bool or isinstance(action.default, bool):
             if not isinstance(value, bool):
                 parser.error(f"--config {path}: {name} must be true or false, got {value!r}")
+        elif value is not None and callable(action.type):
+            try:
+                value = action.type(value if isinstance(value, str) else str(value))
+            except (TypeError, ValueError, argparse.ArgumentTypeError):
+                parser.error(f"--config {path}: {name}: {value!r} is not a valid {getattr(action.type, '__name__', 'value')}")
         converted[name] = value
     return converted
 
@@ -258,10 +278,20 @@ def parse_arguments(
         names = dataclass_type.__dataclass_fields__
         groups.append(dataclass_type(**{k: v for k, v in vars(namespace).items() if k in names}))
     model_args, data_args, args = groups
-    if args.gradient_accumulation_steps < 1:
-        parser.error(f"--gradient_accumulation_steps must be >= 1, got {args.gradient_accumulation_steps}")
-    if data_args.max_train_samples is not None and data_args.max_train_samples < 1:
-        parser.error(f"--max_train_samples must be >= 1 (leave it unset for all the data), got {data_args.max_train_samples}")
+    at_least_one = {
+        "gradient_accumulation_steps": args.gradient_accumulation_steps, "per_device_train_batch_size": args.per_device_train_batch_size,
+        "per_device_eval_batch_size": args.per_device_eval_batch_size, "max_train_steps": args.max_train_steps,
+        "logging_steps": args.logging_steps, "eval_steps": args.eval_steps, "max_train_samples": data_args.max_train_samples,
+        "max_eval_samples": data_args.max_eval_samples,
+    }  # fmt: skip
+    for name, value in at_least_one.items():
+        if value is not None and value < 1:
+            parser.error(f"--{name} must be >= 1 (leave it unset for the default), got {value}")
+    if args.num_train_epochs is not None and not args.num_train_epochs > 0:
+        parser.error(f"--num_train_epochs must be > 0, got {args.num_train_epochs}")
+    every = args.checkpointing_steps
+    if every is not None and every != "epoch" and not (str(every).isdigit() and int(every) >= 1):
+        parser.error(f"--checkpointing_steps must be a positive integer or 'epoch', got {every!r}")
     if not 0 < data_args.validation_split_percentage < 100:
         parser.error(f"--validation_split_percentage must be between 0 and 100, got {data_args.validation_split_percentage}")
     return model_args, data_args, args

@@ -1,5 +1,10 @@
 """Resumable checkpoints: written under a temporary name and renamed once complete, so a kill at
-any moment leaves either no `step_N` folder or a complete one; found again by `latest`."""
+any moment leaves either no `step_N` folder or a complete one; found again by `latest`.
+
+Each checkpoint's completion marker records the run's *fingerprint*: the resolved options that
+change the result (recipe, data, batch per process and processes, seed, optimiser, schedule, model
+config). A resume compares it with the new run's and refuses on any difference
+(`resume_mismatches`), unless told `--ignore_resume_mismatch`."""
 
 from __future__ import annotations
 
@@ -19,9 +24,9 @@ def checkpoint_dir(output_dir: str) -> Path:
     return Path(output_dir) / "checkpoints"
 
 
-def save_checkpoint(accelerator: Accelerator, output_dir: str, step: int, epoch: int, extra: dict) -> Path:
-    """`accelerator.save_state` into `checkpoints/.tmp-step_N`, then a completion marker, then an
-    atomic rename to `checkpoints/step_N`."""
+def save_checkpoint(accelerator: Accelerator, output_dir: str, step: int, epoch: int, fingerprint: dict) -> Path:
+    """`accelerator.save_state` into `checkpoints/.tmp-step_N`, then a completion marker (step,
+    epoch and the run's `fingerprint`), then an atomic rename to `checkpoints/step_N`."""
     final = checkpoint_dir(output_dir) / f"step_{step}"
     temporary = checkpoint_dir(output_dir) / f".tmp-step_{step}"
     if accelerator.is_main_process and temporary.exists():
@@ -30,7 +35,7 @@ def save_checkpoint(accelerator: Accelerator, output_dir: str, step: int, epoch:
     accelerator.save_state(str(temporary))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        (temporary / COMPLETE_MARKER).write_text(json.dumps({"step": step, "epoch": epoch, **extra}))
+        (temporary / COMPLETE_MARKER).write_text(json.dumps({"step": step, "epoch": epoch, "fingerprint": fingerprint}, indent=1))
         if final.exists():
             shutil.rmtree(final)
         os.replace(temporary, final)
@@ -62,17 +67,44 @@ def find_checkpoint(output_dir: str, resume_from_checkpoint: str) -> Path:
     return path
 
 
-def load_checkpoint(accelerator: Accelerator, path: Path) -> dict:
-    """Restore model, optimiser, scheduler and generators from `path`; returns its completion marker."""
+def read_marker(path: Path) -> dict:
+    """A complete checkpoint's marker: `{"step", "epoch", "fingerprint"}`."""
+    return json.loads((path / COMPLETE_MARKER).read_text())
+
+
+def _flatten(value, prefix: str = "") -> dict[str, object]:
+    if isinstance(value, dict):
+        flat = {}
+        for key, inner in value.items():
+            flat.update(_flatten(inner, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    return {prefix: value}
+
+
+def resume_mismatches(saved: dict, current: dict) -> list[str]:
+    """Every difference between a checkpoint's fingerprint and the new run's, one line each
+    (`name: checkpoint value -> this run's value`), compared after a JSON round trip."""
+    saved, current = (_flatten(json.loads(json.dumps(f, default=str))) for f in (saved, current))
+    missing = "(not recorded)"
+    return [
+        f"{key}: {saved.get(key, missing)!r} -> {current.get(key, missing)!r}"
+        for key in sorted(set(saved) | set(current))
+        if saved.get(key, missing) != current.get(key, missing)
+    ]
+
+
+def load_checkpoint(accelerator: Accelerator, path: Path) -> None:
+    """Restore model, optimiser, scheduler and generators from `path`."""
     try:
         accelerator.load_state(str(path))
     except Exception as error:  # noqa: BLE001 - any failure to read it means the checkpoint is unusable
         raise RuntimeError(f"Could not load checkpoint {path}: {error}. It may be corrupt; delete it or resume from another.") from error
-    return json.loads((path / COMPLETE_MARKER).read_text())
 
 
 def truncate_log(log_path: Path, completed_steps: int) -> None:
     """Drop the log records of steps a killed run made after the checkpoint it resumes from."""
     if log_path.exists():
-        kept = [line for line in log_path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= completed_steps]
-        log_path.write_text("".join(line + "\n" for line in kept))
+        lines = log_path.read_text().splitlines()
+        kept = [line for line in lines if line.strip() and json.loads(line)["step"] <= completed_steps]
+        if kept != lines:  # (a log with nothing to drop is left as it is)
+            log_path.write_text("".join(line + "\n" for line in kept))

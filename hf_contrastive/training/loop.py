@@ -22,6 +22,7 @@ micro-batch's loss only contrasts the views of that micro-batch.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -40,8 +41,10 @@ from tqdm.auto import tqdm
 
 from ..hub import HubPushError, create_repository, push_to_hub, write_model_card
 from ..optim import LARS, get_cosine_schedule_with_warmup, lars_param_groups, scale_learning_rate
-from .arguments import UNSAVED_OPTIONS, ContrastiveTrainingArguments
-from .checkpoints import find_checkpoint, load_checkpoint, save_checkpoint, truncate_log
+from .arguments import RESULT_OPTIONS, UNSAVED_OPTIONS, ContrastiveTrainingArguments
+from .checkpoints import find_checkpoint, load_checkpoint, read_marker, resume_mismatches, save_checkpoint, truncate_log
+from .output_folder import finished_run_step, prepare_output_dir
+from .stopping import StopRequested, StopSignals, stop_with_launcher
 
 logger = get_logger(__name__)
 
@@ -67,12 +70,16 @@ class TrainingRun:
     num_epochs: int
     report_to: Optional[str]
     checkpointing_every: Optional[int]
+    fingerprint: dict = field(default_factory=dict)
+    initial_weight_norm: float = 0.0
     completed_steps: int = 0
+    finished_before: bool = False
     start_epoch: int = 0
     resume_micro_steps: int = 0
     history: list = field(default_factory=list)
     start_time: float = field(default_factory=time.time)
     progress: Any = None
+    signals: Optional[StopSignals] = None
 
 
 def describe_hardware(accelerator: Accelerator) -> str:
@@ -96,6 +103,43 @@ def step_seed(seed: int, process_index: int, micro_step: int) -> int:
     return (seed * 1_000_003 + process_index * 7_919 + micro_step) % (2**31 - 1)
 
 
+#: bookkeeping keys of a config that are not settings (left out of the fingerprint)
+_CONFIG_BOOKKEEPING = {"transformers_version", "_name_or_path", "architectures", "auto_map", "dtype", "torch_dtype"}
+
+
+def _config_settings(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _config_settings(v) for k, v in value.items() if k not in _CONFIG_BOOKKEEPING}
+    return value
+
+
+def resume_fingerprint(recipe: Any, model: torch.nn.Module, args: ContrastiveTrainingArguments, accelerator: Accelerator,
+                       peak_lr: float, max_train_steps: int) -> dict:  # fmt: skip
+    """What must match for a checkpoint to be resumed by this run: the recipe and what it recorded
+    about the data, views and derived values, the model config, and the training options that
+    change the result (a checkpoint of another run would silently continue a different one)."""
+    recipe_record = dict(recipe.train_results())
+    heldout = recipe_record.pop("heldout_indices", None)
+    return {
+        "recipe": recipe.name,
+        **recipe_record,
+        "heldout_rows": hash_of(heldout),
+        "model_config": _config_settings(model.config.to_dict()),
+        "num_processes": accelerator.num_processes,
+        "mixed_precision": accelerator.mixed_precision,
+        "peak_learning_rate": peak_lr,
+        "max_train_steps": max_train_steps,
+        **{name: getattr(args, name) for name in RESULT_OPTIONS},
+    }
+
+
+def hash_of(value: Any) -> Optional[str]:
+    """A short content hash of a JSON-able value (None stays None)."""
+    if value is None:
+        return None
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def build_optimizer(model: torch.nn.Module, args: ContrastiveTrainingArguments, global_batch: int):
     """LARS (learning rate by SimCLR's rule when none is given) or AdamW, with norm and bias
     parameters excluded from weight decay; returns the optimiser and its peak learning rate."""
@@ -108,20 +152,6 @@ def build_optimizer(model: torch.nn.Module, args: ContrastiveTrainingArguments, 
             raise ValueError("--optimizer adamw needs --learning_rate (SimCLR's scaling rule is for LARS).")
         return torch.optim.AdamW(groups, lr=args.learning_rate, weight_decay=args.weight_decay), args.learning_rate
     raise ValueError(f"--optimizer must be 'lars' or 'adamw', got {args.optimizer!r}.")
-
-
-def prepare_output_dir(args: ContrastiveTrainingArguments) -> None:
-    output = Path(args.output_dir)
-    if output.exists() and not output.is_dir():
-        raise NotADirectoryError(f"--output_dir {output} exists and is not a folder.")
-    existing = [p.name for p in output.iterdir()] if output.exists() else []
-    if existing and not args.resume_from_checkpoint and not args.overwrite_output_dir:
-        raise FileExistsError(
-            f"--output_dir {output} is not empty ({', '.join(sorted(existing)[:5])}...). Resume with "
-            "--resume_from_checkpoint latest, pass --overwrite_output_dir to write into it (nothing is deleted), "
-            "or choose another folder."
-        )
-    output.mkdir(parents=True, exist_ok=True)
 
 
 def _checkpointing_every(value: Optional[str]) -> Optional[int]:
@@ -144,7 +174,9 @@ def create_accelerator(args: ContrastiveTrainingArguments) -> Accelerator:
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
     )
     if accelerator.is_main_process:
-        prepare_output_dir(args)
+        aside = prepare_output_dir(args.output_dir, bool(args.resume_from_checkpoint), args.overwrite_output_dir)
+        if aside is not None:
+            accelerator.print(f"--overwrite_output_dir: the previous run's files were moved into {aside}")
         if args.push_to_hub:
             args.hub_model_id = create_repository(
                 args.hub_model_id or Path(args.output_dir).resolve().name,
@@ -197,24 +229,22 @@ def setup(
     options = {**options, **recipe.resolved_options(), **asdict(args)}
     for name in UNSAVED_OPTIONS:
         options.pop(name, None)
-    report_to = None if args.report_to == "none" else args.report_to
-    if report_to:
-        accelerator.init_trackers("runs", config={k: v for k, v in options.items() if isinstance(v, (int, float, str, bool))})
     run = TrainingRun(
         args=args, accelerator=accelerator, recipe=recipe, model=model, optimizer=optimizer, scheduler=scheduler,
         train_loader=train_loader, options=options, peak_lr=peak_lr, global_batch=global_batch,
         steps_per_epoch=steps_per_epoch, max_train_steps=max_train_steps,
-        num_epochs=math.ceil(max_train_steps / steps_per_epoch), report_to=report_to,
+        num_epochs=math.ceil(max_train_steps / steps_per_epoch), report_to=None,
         checkpointing_every=_checkpointing_every(args.checkpointing_steps),
+        fingerprint=resume_fingerprint(recipe, accelerator.unwrap_model(model), args, accelerator, peak_lr, max_train_steps),
     )  # fmt: skip
+    run.initial_weight_norm = weight_norm(run)  # the divergence guard's reference, also when resuming
     if args.resume_from_checkpoint:
-        path = find_checkpoint(args.output_dir, args.resume_from_checkpoint)
-        accelerator.print(f"Resuming from {path}")
-        run.completed_steps = load_checkpoint(accelerator, path)["step"]
-        if accelerator.is_main_process:
-            truncate_log(Path(args.output_dir, TRAINING_LOG), run.completed_steps)
-        run.start_epoch = run.completed_steps // steps_per_epoch
-        run.resume_micro_steps = (run.completed_steps % steps_per_epoch) * args.gradient_accumulation_steps
+        resume(run)
+        if run.finished_before:
+            return run
+    run.report_to = None if args.report_to == "none" else args.report_to
+    if run.report_to:
+        accelerator.init_trackers("runs", config={k: v for k, v in options.items() if isinstance(v, (int, float, str, bool))})
     logger.info(
         f"Training {recipe.name}: {len(recipe.train_dataset)} examples, {accelerator.num_processes} process(es), "
         f"global batch {global_batch} x {recipe.n_views} views, {max_train_steps} steps, "
@@ -225,6 +255,65 @@ def setup(
         range(max_train_steps), initial=run.completed_steps, disable=not accelerator.is_local_main_process, desc="training"
     )
     return run
+
+
+def resume(run: TrainingRun) -> None:
+    """Continue from the checkpoint `--resume_from_checkpoint` names, after checking it belongs to
+    this run (its fingerprint); a checkpoint at the last step of a finished run leaves everything
+    as it is (`run.finished_before`)."""
+    args, accelerator = run.args, run.accelerator
+    path = find_checkpoint(args.output_dir, args.resume_from_checkpoint)
+    marker = read_marker(path)
+    differences = resume_mismatches(marker.get("fingerprint", {}), run.fingerprint)
+    if differences and not args.ignore_resume_mismatch:
+        listed = "\n  ".join(differences)
+        raise ValueError(
+            f"{path} was written by a run with other options; resuming it would continue a different run:\n  {listed}\n"
+            "Run with the checkpoint's options, start a new run (another --output_dir, or --overwrite_output_dir), "
+            "or force the resume with --ignore_resume_mismatch."
+        )
+    if differences:
+        logger.warning(f"Resuming {path} despite {len(differences)} difference(s) (--ignore_resume_mismatch).", main_process_only=True)
+    run.completed_steps = marker["step"]
+    if run.completed_steps >= run.max_train_steps and finished_run_step(args.output_dir) == run.completed_steps:
+        run.finished_before = True
+        accelerator.print(
+            f"{args.output_dir} holds a finished run ({run.completed_steps} steps, the last checkpoint {path.name}): "
+            "nothing to do, nothing changed."
+        )
+        return
+    accelerator.print(f"Resuming from {path} (step {run.completed_steps} of {run.max_train_steps})")
+    load_checkpoint(accelerator, path)
+    if accelerator.is_main_process:
+        truncate_log(Path(args.output_dir, TRAINING_LOG), run.completed_steps)
+    run.start_epoch = run.completed_steps // run.steps_per_epoch
+    run.resume_micro_steps = (run.completed_steps % run.steps_per_epoch) * args.gradient_accumulation_steps
+
+
+#: the divergence guard: the weights' global L2 norm may grow at most this factor over the run's start
+WEIGHT_NORM_GROWTH_LIMIT = 100.0
+
+
+def weight_norm(run: TrainingRun) -> float:
+    """The L2 norm of all trainable weights, summed over processes (a sharded model counts once)."""
+    squares = sum(p.detach().float().pow(2).sum() for p in run.model.parameters() if p.requires_grad)
+    squares = torch.as_tensor(squares, device=run.accelerator.device).reshape(1)
+    if run.accelerator.distributed_type == "FSDP":  # each process holds a shard
+        squares = run.accelerator.reduce(squares, reduction="sum")
+    return float(squares.sqrt())  # (otherwise every process holds the same weights)
+
+
+def _stop_on_divergence(run: TrainingRun) -> None:
+    """Stop before anything is saved when the weights have grown by orders of magnitude: a
+    divergence the loss may not show (NT-Xent saturates at log(2N - 1) while the weights explode)."""
+    norm = weight_norm(run)
+    if not math.isfinite(norm) or norm > WEIGHT_NORM_GROWTH_LIMIT * run.initial_weight_norm:
+        run.accelerator.end_training()
+        raise FloatingPointError(
+            f"Training diverged at step {run.completed_steps}: the weights' norm went from {run.initial_weight_norm:.3g} "
+            f"to {norm:.3g} (more than {WEIGHT_NORM_GROWTH_LIMIT:.0f}x). The learning rate ({run.peak_lr:.3g} at its "
+            "peak) is most likely too high: lower --learning_rate. Nothing was saved after the last checkpoint."
+        )
 
 
 def _stop_on_non_finite(run: TrainingRun, loss: torch.Tensor) -> None:
@@ -278,10 +367,17 @@ def train_epoch(run: TrainingRun, epoch: int) -> None:
         if not accelerator.sync_gradients:
             continue
         run.completed_steps += 1
+        _stop_on_divergence(run)
         run.progress.update(1)
         _log_step(run, outputs, epoch, window)
-        if run.checkpointing_every and run.completed_steps % run.checkpointing_every == 0:
-            save_checkpoint(accelerator, args.output_dir, run.completed_steps, epoch, {})
+        saved = bool(run.checkpointing_every) and run.completed_steps % run.checkpointing_every == 0
+        if saved:
+            save_checkpoint(accelerator, args.output_dir, run.completed_steps, epoch, run.fingerprint)
+        stop = run.signals.requested_anywhere(accelerator) if run.signals else None
+        if stop:  # every process stops at this step, with its checkpoint
+            if not saved:
+                save_checkpoint(accelerator, args.output_dir, run.completed_steps, epoch, run.fingerprint)
+            raise StopRequested(stop)
         if args.eval_steps and run.completed_steps % args.eval_steps == 0 and run.completed_steps < run.max_train_steps:
             periodic = run.recipe.evaluate(accelerator.unwrap_model(model), baselines=False) if accelerator.is_main_process else {}
             if run.report_to and periodic:
@@ -290,7 +386,7 @@ def train_epoch(run: TrainingRun, epoch: int) -> None:
         if run.completed_steps >= run.max_train_steps:
             break
     if args.checkpointing_steps == "epoch":
-        save_checkpoint(accelerator, args.output_dir, run.completed_steps, epoch, {})
+        save_checkpoint(accelerator, args.output_dir, run.completed_steps, epoch, run.fingerprint)
 
 
 def finish(run: TrainingRun) -> dict:
@@ -356,9 +452,34 @@ def train(
     """
     if args.output_dir is None:
         raise ValueError("--output_dir is required (the recipe's default is filled in by scripts/train.py).")
-    run = setup(args, build_recipe, options or {})
-    for epoch in range(run.start_epoch, run.num_epochs):
-        train_epoch(run, epoch)
-        if run.completed_steps >= run.max_train_steps:
-            break
-    return finish(run)
+    stop_with_launcher()
+    signals = StopSignals()
+    try:
+        run = setup(args, build_recipe, options or {})
+        if run.finished_before:
+            run.accelerator.end_training()
+            return json.loads(Path(args.output_dir, "eval_results.json").read_text())
+        run.signals, signals.deferred = signals, True  # a signal now stops at the end of a step
+        for epoch in range(run.start_epoch, run.num_epochs):
+            if run.completed_steps >= run.max_train_steps:  # (a resume at the last step trains no further)
+                break
+            train_epoch(run, epoch)
+        signals.deferred = False
+        return finish(run)
+    except StopRequested as stop:
+        _report_stop(args, stop)
+        raise
+    finally:
+        signals.restore()
+
+
+def _report_stop(args: ContrastiveTrainingArguments, stop: StopRequested) -> None:
+    """Say, once, where the run can be resumed from."""
+    if os.environ.get("RANK", "0") != "0":
+        return
+    try:
+        where = f"The latest complete checkpoint is {find_checkpoint(args.output_dir, 'latest')}"
+        advice = "resume with the same command and --resume_from_checkpoint latest."
+    except FileNotFoundError:
+        where, advice = "No checkpoint was written", "start the same command again."
+    print(f"Stopped by {stop}. {where}; {advice}", flush=True)
