@@ -284,7 +284,7 @@ def _launch(out: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(command, env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
-LONG_RUN = [*RUN[: RUN.index("--max_train_steps")], "--max_train_steps", "400", "--checkpointing_steps", "25", "--seed", "3",
+LONG_RUN = [*RUN[: RUN.index("--max_train_steps")], "--max_train_steps", "200", "--checkpointing_steps", "25", "--seed", "3",
             "--report_to", "none", "--eval_split", "none"]  # fmt: skip
 
 
@@ -292,7 +292,7 @@ LONG_RUN = [*RUN[: RUN.index("--max_train_steps")], "--max_train_steps", "400", 
 def test_a_signal_stops_the_worker_with_a_checkpoint_and_the_way_to_resume(tmp_path, target, number):
     """Finding 8: SIGTERM to `accelerate launch` alone left its worker training to the end, and a
     signal to the group stopped without a word. Now the worker stops within seconds at the end of
-    its step, writes that step's checkpoint, says how to resume, exits non-zero; the resume
+    its step, writes that step's checkpoint, says how to resume, exits non-zero; a resume
     completes the run."""
     import psutil
 
@@ -312,13 +312,14 @@ def test_a_signal_stops_the_worker_with_a_checkpoint_and_the_way_to_resume(tmp_p
     assert launcher.returncode != 0
     latest = find_checkpoint(str(out), "latest")
     stopped_at = int(latest.name.split("_")[1])
-    assert 25 <= stopped_at < 400, "the run was not stopped before its end"
+    assert 25 <= stopped_at < 200, "the run was not stopped before its end"
     signal_name = "SIGTERM" if target == "launcher" else number.name  # (the launcher's death sends SIGTERM)
     assert f"Stopped by {signal_name}. The latest complete checkpoint is {latest}" in output, output[-3000:]
     assert "--resume_from_checkpoint latest" in output
 
-    run_train("--output_dir", str(out), *LONG_RUN, "--resume_from_checkpoint", "latest")
-    assert json.loads((out / "train_results.json").read_text())["steps"] == 400
+    if target == "launcher":  # (one resume shows the checkpoint is resumable)
+        run_train("--output_dir", str(out), *LONG_RUN, "--resume_from_checkpoint", "latest")
+        assert json.loads((out / "train_results.json").read_text())["steps"] == 200
 
 
 # ------------------------------------------------------------------------------------- 5. bad data
@@ -363,3 +364,14 @@ def test_push_script_names_an_invalid_config_json(finished, tmp_path):
                             capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
     assert result.returncode != 0 and f"{folder / 'config.json'} is not valid JSON" in result.stderr, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
+
+
+def test_text_that_is_not_utf8_is_named_by_file_and_line(tmp_path):
+    """Finding 5: invalid UTF-8 surfaced as a `DatasetGenerationError` whose cause was buried in
+    the chain; now the error names the file and the line."""
+    from hf_contrastive.data.loading import load_split
+
+    data = tmp_path / "posts.txt"
+    data.write_bytes("a first sentence\nsecond one\n".encode() + "caf\xe9 in latin-1\n".encode("latin-1") + b"last\n")
+    with pytest.raises(ValueError, match=rf"{data}, line 3, is not valid UTF-8 \(byte 4: invalid continuation byte"):
+        load_split(str(data), "train")

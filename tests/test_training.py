@@ -3,6 +3,7 @@ real processes, kill-and-resume equal to an uninterrupted run, and bad input."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -97,8 +98,6 @@ def test_bad_input_gives_a_clear_error(tmp_path, extra, message):
         if option in extra and option in args:
             index = args.index(option)
             del args[index : index + 2]
-    if "--resume_from_checkpoint" in extra:
-        args.append("--overwrite_output_dir")
     result = run_train(*args, *extra, "--loss", "supcon", check=False)
     assert result.returncode != 0
     assert message in result.stderr, result.stderr[-3000:]
@@ -114,8 +113,9 @@ def test_empty_dataset_is_refused(tmp_path):
 def test_corrupt_checkpoint_gives_a_clear_error(tmp_path):
     out = tmp_path / "run"
     args = ["--output_dir", str(out), *RESUME_ARGS]
-    args[args.index("--max_train_steps") + 1] = "2"
+    args[args.index("--max_train_steps") + 1] = "4"
     run_train(*args)
+    shutil.rmtree(out / "checkpoints" / "step_4")  # the newest complete checkpoint is now step 2 of 4
     for file in (out / "checkpoints" / "step_2").glob("*.safetensors"):
         file.write_bytes(b"not a safetensors file")
     result = run_train(*args, "--resume_from_checkpoint", "latest", check=False)

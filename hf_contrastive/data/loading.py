@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 from datasets import ClassLabel, Dataset, DatasetDict, Image, Value, load_dataset, load_from_disk
@@ -67,9 +67,33 @@ def load_splits(dataset_name: str, config_name: Optional[str] = None) -> dict[st
         builder = _FILE_BUILDERS.get(path.suffix.lower())
         if builder is None:
             raise ValueError(f"Don't know how to read {path}; use one of {sorted(_FILE_BUILDERS)} or a folder.")
-        return {"train": lambda: load_dataset(builder, data_files={"train": str(path)})["train"]}
-    loaded = load_dataset(dataset_name, config_name)
+        return {"train": lambda: _reading(path, lambda: load_dataset(builder, data_files={"train": str(path)})["train"])}
+    loaded = _reading(path, lambda: load_dataset(dataset_name, config_name))
     return {split: (lambda split=split: loaded[split]) for split in loaded}
+
+
+def _reading(source: Path, load: Callable[[], Any]) -> Any:
+    """`load()`; text that is not UTF-8 (which `datasets` reports as a generation error with the
+    cause deep in its chain) is reported with the file and line where it is."""
+    try:
+        return load()
+    except Exception as error:  # noqa: BLE001 - re-raised unless its cause is a UnicodeDecodeError
+        cause = error
+        while cause is not None and not isinstance(cause, UnicodeDecodeError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is None or not source.exists():
+            raise
+        files = [source] if source.is_file() else sorted(f for f in source.rglob("*") if f.suffix.lower() in _FILE_BUILDERS)
+        for file in files:
+            for number, line in enumerate(file.read_bytes().splitlines(), start=1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as bad:
+                    raise ValueError(
+                        f"{file}, line {number}, is not valid UTF-8 (byte {bad.start + 1}: {bad.reason}). "
+                        "Save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`) and run again."
+                    ) from None
+        raise
 
 
 def drop_empty_texts(dataset: Dataset, text_column: str, what: str) -> tuple[Dataset, int]:
