@@ -40,7 +40,8 @@ def run(model: str, processes: int, steps: int, threads_per_process: int) -> flo
             str(REPO_ROOT / "scripts" / "train.py"), *RECIPES[model], "--output_dir", str(out),
             "--max_train_steps", str(steps), "--logging_steps", "5", "--eval_split", "", "--report_to", "none",
         ]  # fmt: skip
-        env = dict(os.environ, ACCELERATE_USE_CPU="1", OMP_NUM_THREADS=str(threads_per_process))
+        # PYTHONPATH: this checkout's package, also when another one is installed (a checkout of an older commit)
+        env = dict(os.environ, ACCELERATE_USE_CPU="1", OMP_NUM_THREADS=str(threads_per_process), PYTHONPATH=str(REPO_ROOT))
         subprocess.run(command, check=True, env=env, cwd=REPO_ROOT, capture_output=True)
         rates = [r["examples_per_second"] for r in map(json.loads, (out / "training_log.jsonl").read_text().splitlines())
                  if "examples_per_second" in r]  # fmt: skip
