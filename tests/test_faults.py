@@ -340,6 +340,22 @@ def test_a_text_file_of_blank_lines_is_refused_and_blank_rows_are_dropped_with_a
     assert kept["text"] == ["a sentence", "another one"] and dropped == 3
 
 
+def test_a_loss_stuck_at_chance_after_warmup_stops_the_run(tmp_path):
+    """Finding 6, the other face: a contrastive loss that stays at log(2N - 1) (here: a learning
+    rate of 0, the encoder learns nothing) stops the run once it has stayed within 2% of chance for
+    50 steps in a row past warm-up, naming the learning rate; the checkpoints before are kept."""
+    out = tmp_path / "run"
+    argv = ["--output_dir", str(out), *RUN, "--learning_rate", "0", "--warmup_ratio", "0.1"]
+    argv[argv.index("--max_train_steps") + 1] = "150"
+    argv[argv.index("--checkpointing_steps") + 1] = "20"
+    with pytest.raises(FloatingPointError, match=r"stuck: for the last 50 steps \(to step (\d+)\) the loss stayed within 2% of its chance value 4\.1431") as stopped:
+        train_here(*argv)  # (chance: log(2 x 32 - 1))
+    step = int(str(stopped.value).split("(to step ")[1].split(")")[0])
+    assert 15 + 50 <= step < 150  # after the 15 warm-up steps, 50 at chance
+    assert sorted(int(p.name.split("_")[1]) for p in (out / "checkpoints").iterdir()) == list(range(20, step, 20))
+    assert not (out / "model.safetensors").exists()
+
+
 # ------------------------------------------------------------------------------- 7. unclear errors
 
 
@@ -375,3 +391,39 @@ def test_text_that_is_not_utf8_is_named_by_file_and_line(tmp_path):
     data.write_bytes("a first sentence\nsecond one\n".encode() + "caf\xe9 in latin-1\n".encode("latin-1") + b"last\n")
     with pytest.raises(ValueError, match=rf"{data}, line 3, is not valid UTF-8 \(byte 4: invalid continuation byte"):
         load_split(str(data), "train")
+
+
+def _digit_folder(folder: Path, count: int, truncated: int) -> list[Path]:
+    """An imagefolder of `count` PNG digits in two classes, the first `truncated` of them cut short."""
+    from hf_contrastive.data import load_mnist_digits
+
+    digits = load_mnist_digits("train").select(range(count))
+    bad = []
+    for index, row in enumerate(digits):
+        path = folder / str(row["label"] % 2) / f"{index:03d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        row["image"].save(path)
+        if index < truncated:
+            path.write_bytes(path.read_bytes()[:60])
+            bad.append(path)
+    return bad
+
+
+def test_an_unreadable_image_is_skipped_with_its_file_named_and_many_are_refused(tmp_path, caplog):
+    """Finding 5: a truncated image killed the run from inside the data loader without naming the
+    file; now one in a hundred is skipped with its file named, and more than 2% are refused."""
+
+    few = tmp_path / "few"
+    (truncated,) = _digit_folder(few, 101, truncated=1)
+    args = ["--dataset_name", str(few), "--model_config", TINY_SIMCLR, "--per_device_train_batch_size", "16",
+            "--max_train_steps", "2", "--report_to", "none", "--eval_split", "none"]  # fmt: skip
+    with caplog.at_level("WARNING"):
+        train_here(*args, "--output_dir", str(tmp_path / "run-few"))
+    assert f"Skipped 1 unreadable image(s): {truncated} (" in caplog.text
+    assert json.loads((tmp_path / "run-few" / "train_results.json").read_text())["data"]["train_rows"] == 100
+
+    many = tmp_path / "many"
+    _digit_folder(many, 100, truncated=5)
+    args[args.index(str(few))] = str(many)
+    with pytest.raises(ValueError, match=r"5 of 100 images cannot be read \(more than 2% are skipped only\): .*000\.png"):
+        train_here(*args, "--output_dir", str(tmp_path / "run-many"))

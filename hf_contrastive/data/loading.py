@@ -3,6 +3,7 @@ has no evaluation split, subsets, and its image / text / label columns."""
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 from datasets import ClassLabel, Dataset, DatasetDict, Image, Value, load_dataset, load_from_disk
+from PIL import Image as PILImage
 
 from .bbc_news import load_bbc_news
 from .digits import load_mnist_digits
@@ -106,6 +108,53 @@ def drop_empty_texts(dataset: Dataset, text_column: str, what: str) -> tuple[Dat
             "Check the file, or name the text column with --text_column."
         )
     return kept, len(dataset) - len(kept)
+
+
+#: the share of a data set's images that may be unreadable and skipped; more is refused
+MAX_UNREADABLE_SHARE = 0.02
+
+
+def _readable(value: dict) -> Optional[str]:
+    """None when an undecoded `Image` cell reads as an image, else why not. PIL's `verify()`
+    checks a whole file's structure (a truncated PNG fails it) without decoding; JPEG, whose
+    `verify()` checks nothing, is decoded at 1/8 scale (`draft`), which still reads all its data."""
+    source = io.BytesIO(value["bytes"]) if value.get("bytes") else value.get("path")
+    try:
+        with PILImage.open(source) as image:
+            if image.format == "JPEG":
+                image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
+                image.load()
+            else:
+                image.verify()
+    except Exception as error:  # noqa: BLE001 - PIL raises many types for a bad file
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+def drop_unreadable_images(dataset: Dataset, image_column: str, what: str) -> tuple[Dataset, list[str]]:
+    """`dataset` without the rows whose image cannot be read, and those rows' files (or row
+    numbers) with the reason; refused when more than `MAX_UNREADABLE_SHARE` of them fail. Only
+    an `Image` column is checked (arrays and tensors are already pixels)."""
+    if not isinstance(dataset.features.get(image_column), Image):
+        return dataset, []
+    raw = dataset.select_columns([image_column]).cast_column(image_column, Image(decode=False))
+    bad, index = {}, 0
+    for batch in raw.iter(batch_size=1024):  # (one batch of encoded files in memory at a time)
+        for value in batch[image_column]:
+            reason = _readable(value)
+            if reason is not None:
+                bad[index] = f"{value.get('path') or f'row {index}'} ({reason})"
+            index += 1
+    if not bad:
+        return dataset, []
+    listed = "; ".join(list(bad.values())[:5]) + ("; ..." if len(bad) > 5 else "")
+    if len(bad) > MAX_UNREADABLE_SHARE * len(dataset):
+        raise ValueError(
+            f"{what}: {len(bad):,} of {len(dataset):,} images cannot be read (more than {MAX_UNREADABLE_SHARE:.0%} are "
+            f"skipped only): {listed}. Repair or remove those files and run again."
+        )
+    kept = [i for i in range(len(dataset)) if i not in bad]
+    return dataset.select(kept), list(bad.values())
 
 
 def _non_empty(dataset, split: str, name: str) -> Dataset:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -214,6 +215,11 @@ class CLEARRecipe:
 
         labels = [torch.tensor(split[self.label_column]) for split in (train, test)]
         return probe_scores(embed(train), labels[0], embed(test), labels[1], prefix=prefix)
+
+    def chance_loss(self, global_batch: int) -> tuple[str, float]:
+        """The NT-Xent part at chance, log(2N - 1): the two copies of each sentence are no closer
+        than any other pair."""
+        return "contrastive_loss", math.log(2 * global_batch - 1)
 
     def save_preprocessor(self, output_dir: str) -> None:
         self.tokenizer.save_pretrained(output_dir)

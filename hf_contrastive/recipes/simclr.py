@@ -12,6 +12,7 @@ in `train_results.json`, shown in the card, and yields to its option (`--num_cha
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
@@ -23,7 +24,7 @@ from torch.utils.data import DataLoader
 from torchvision.transforms.v2 import functional as TF
 
 from ..augment.vision import BatchedSimCLRViews
-from ..data.loading import describe_source, find_column, first_rows
+from ..data.loading import describe_source, drop_unreadable_images, find_column, first_rows
 from ..evaluation import extract_features, probe_scores
 from ..modeling import SimCLRConfig, SimCLRForPreTraining, SimCLRImageProcessor, SimCLRModel
 from ..modeling.image_processing_simclr import match_channels, to_uint8_tensor
@@ -148,6 +149,7 @@ class SimCLRRecipe:
         self.train_dataset = self.data.train
         self.image_column = find_column(self.train_dataset, data_args.image_column, "image")
         self.label_column = find_column(self.train_dataset, data_args.label_column, "label", required=wants_labels)
+        self._drop_unreadable_images()
 
         self.statistics = image_statistics(self.train_dataset, self.image_column, defaults.statistics_sample, args.seed)
         self.config, self.derived = self._config(overrides)
@@ -178,6 +180,16 @@ class SimCLRRecipe:
             if batch != defaults.per_device_train_batch_size:
                 self.training_defaults["per_device_train_batch_size"] = self.derived["per_device_train_batch_size"] = batch
         logger.info(self._derived_line(), main_process_only=True)
+
+    def _drop_unreadable_images(self) -> None:
+        """Skip the few images that cannot be read (named in the log); refuse a data set with more."""
+        self.train_dataset, skipped = drop_unreadable_images(self.train_dataset, self.image_column, f"The training data ({self.dataset_name})")
+        self.data.train = self.train_dataset
+        if self.data.eval is not None:
+            self.data.eval, skipped_eval = drop_unreadable_images(self.data.eval, self.image_column, f"The evaluation data ({self.data.eval_source})")
+            skipped += skipped_eval
+        if skipped:
+            logger.warning(f"Skipped {len(skipped)} unreadable image(s): {'; '.join(skipped[:10])}", main_process_only=True)
 
     # ---- the model config, from its sources -------------------------------------------------------------
 
@@ -320,6 +332,12 @@ class SimCLRRecipe:
         return pixel_values.flatten(1)
 
     # ---- what is saved ---------------------------------------------------------------------------------
+
+    def chance_loss(self, global_batch: int) -> tuple[str, float]:
+        """The loss when every view is equally similar to every other, (tau / tau_b) log(V N - 1) for
+        N images of V views (the contrastive loss has learnt nothing, or has collapsed)."""
+        config = self.config
+        return "loss", config.temperature / config.base_temperature * math.log(self.n_views * global_batch - 1)
 
     def save_preprocessor(self, output_dir: str) -> None:
         self.processor.save_pretrained(output_dir)

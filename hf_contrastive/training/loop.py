@@ -72,6 +72,9 @@ class TrainingRun:
     checkpointing_every: Optional[int]
     fingerprint: dict = field(default_factory=dict)
     initial_weight_norm: float = 0.0
+    warmup_steps: int = 0
+    chance: tuple = ("loss", float("nan"))  # the contrastive loss's name among the outputs and its value at chance
+    steps_at_chance: int = 0
     completed_steps: int = 0
     finished_before: bool = False
     start_epoch: int = 0
@@ -236,6 +239,7 @@ def setup(
         num_epochs=math.ceil(max_train_steps / steps_per_epoch), report_to=None,
         checkpointing_every=_checkpointing_every(args.checkpointing_steps),
         fingerprint=resume_fingerprint(recipe, accelerator.unwrap_model(model), args, accelerator, peak_lr, max_train_steps),
+        warmup_steps=warmup_steps, chance=recipe.chance_loss(global_batch),
     )  # fmt: skip
     run.initial_weight_norm = weight_norm(run)  # the divergence guard's reference, also when resuming
     if args.resume_from_checkpoint:
@@ -316,6 +320,29 @@ def _stop_on_divergence(run: TrainingRun) -> None:
         )
 
 
+#: the loss-at-chance guard: after warm-up, this many steps in a row with the contrastive loss
+#: within CHANCE_TOLERANCE (relative) of its chance value stop the run
+CHANCE_STEPS, CHANCE_TOLERANCE = 50, 0.02
+
+
+def _stop_at_chance(run: TrainingRun) -> None:
+    """Stop a run whose contrastive loss stays at chance after warm-up (the views are no closer
+    than any other pair: nothing is being learnt, or the representation has collapsed)."""
+    name, chance = run.chance
+    value = run.history[-1].get(name)
+    if value is None or run.completed_steps <= run.warmup_steps:
+        return
+    run.steps_at_chance = run.steps_at_chance + 1 if abs(value - chance) <= CHANCE_TOLERANCE * chance else 0
+    if run.steps_at_chance >= CHANCE_STEPS:
+        run.accelerator.end_training()
+        raise FloatingPointError(
+            f"Training is stuck: for the last {CHANCE_STEPS} steps (to step {run.completed_steps}) the {name} stayed within "
+            f"{CHANCE_TOLERANCE:.0%} of its chance value {chance:.4f}, so the encoder learns nothing or has collapsed. "
+            f"The learning rate ({run.peak_lr:.3g} at its peak) is the most likely cause: try a lower --learning_rate "
+            "(or check the views and the temperature). Nothing was saved after the last checkpoint."
+        )
+
+
 def _stop_on_non_finite(run: TrainingRun, loss: torch.Tensor) -> None:
     if not torch.isfinite(loss.detach()).all():
         run.accelerator.end_training()
@@ -370,6 +397,7 @@ def train_epoch(run: TrainingRun, epoch: int) -> None:
         _stop_on_divergence(run)
         run.progress.update(1)
         _log_step(run, outputs, epoch, window)
+        _stop_at_chance(run)
         saved = bool(run.checkpointing_every) and run.completed_steps % run.checkpointing_every == 0
         if saved:
             save_checkpoint(accelerator, args.output_dir, run.completed_steps, epoch, run.fingerprint)
