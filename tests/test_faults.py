@@ -24,7 +24,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import REPO_ROOT, TINY_SIMCLR, TRAIN, run_train
+from conftest import REPO_ROOT, TINY_CLEAR, TINY_SIMCLR, TRAIN, run_train
 from hf_contrastive.recipes import build_recipe
 from hf_contrastive.training import COMPLETE_MARKER, find_checkpoint, parse_arguments, train
 
@@ -368,6 +368,19 @@ def test_a_truncated_starting_checkpoint_is_named_with_the_fix(finished, tmp_pat
     weights.write_bytes(weights.read_bytes()[:100])
     with pytest.raises(ValueError, match=rf"--model_name_or_path {start}: could not load its weights .*truncated or corrupt"):
         train_here("--model_name_or_path", str(start), "--output_dir", str(tmp_path / "run"), *RUN)
+
+
+def test_a_clear_folder_given_to_a_simclr_run_is_refused_in_a_few_lines(tmp_path):
+    """Finding 7: `--model_name_or_path` a CLEAR folder for a SimCLR run printed a 140-line load
+    report before failing; now the config is read first and the error says which model to train."""
+    from hf_contrastive import CLEARConfig, CLEARForPreTraining
+
+    folder = tmp_path / "clear"
+    CLEARForPreTraining(CLEARConfig(text_config=json.loads(TINY_CLEAR)["text_config"])).save_pretrained(folder)
+    result = run_train("--model_name_or_path", str(folder), "--output_dir", str(tmp_path / "run"), *RUN, check=False)
+    assert result.returncode != 0
+    assert f"--model_name_or_path {folder} holds a 'clear' model; --model simclr starts from a SimCLR folder" in result.stderr
+    assert len(result.stderr.splitlines()) < 30, result.stderr[-3000:]
 
 
 def test_push_script_names_an_invalid_config_json(finished, tmp_path):
