@@ -34,6 +34,17 @@ LOSS_CURVE = "training_loss.png"
 # what a push leaves out of an output folder: resumable checkpoints, tensorboard logs, the per-step
 # log (its curve is in training_loss.png), the CLEAR tokenizer's training copy, hidden files
 PUSH_IGNORE_PATTERNS = ["checkpoints/*", "runs/*", "tokenizer/*", "training_log.jsonl", "previous_run_*/*", ".*", "*/.*"]
+#: the Hub's sentence-similarity widget on a CLEAR card: one sentence compared with three
+SENTENCE_WIDGET = [
+    {
+        "source_sentence": "The central bank raised interest rates again.",
+        "sentences": [
+            "Borrowing costs went up after the bank's decision.",
+            "The striker scored twice in the second half.",
+            "Interest rates were increased by the central bank.",
+        ],
+    }
+]
 _METRICS = {
     "linear_accuracy": ("accuracy", "Linear probe accuracy"),
     "knn_accuracy": ("accuracy", "Weighted kNN accuracy"),
@@ -166,8 +177,8 @@ def render_model_card(output_dir: str, repo_id: Optional[str] = None, model_name
         baseline_name = "raw pixels"
     else:
         supervised = False
-        task_type, pipeline_tag = "text-classification", "feature-extraction"
-        tags = ["clear", "contrastive-learning", "sentence-similarity", "self-supervised"]
+        task_type, pipeline_tag = "text-classification", "sentence-similarity"
+        tags = ["sentence-transformers", "sentence-similarity", "feature-extraction", "clear", "contrastive-learning", "self-supervised"]
         backbone = f"{config.text_config.model_type.upper()} ({config.text_config.num_hidden_layers} layers)"
         base_model = _hub_id_or_none(args.get("model_name_or_path"))
         baseline_name = "bag of words (TF-IDF)"
@@ -186,15 +197,17 @@ def render_model_card(output_dir: str, repo_id: Optional[str] = None, model_name
                     metric_value=float(eval_results[key]),
                 )
             )
+    extra = {"widget": SENTENCE_WIDGET} if config.model_type == "clear" else {}
     card_data = ModelCardData(
         model_name=model_name,
-        library_name="transformers",
+        library_name="sentence-transformers" if config.model_type == "clear" else "transformers",
         license="apache-2.0",
         tags=tags,
         datasets=[hub_dataset] if hub_dataset else None,
         pipeline_tag=pipeline_tag,
         base_model=base_model,
         eval_results=card_results or None,
+        **extra,
     )
 
     processes = train_results.get("num_processes")

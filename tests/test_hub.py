@@ -46,9 +46,14 @@ def test_training_writes_a_card_whose_metadata_huggingface_hub_parses(trained_fo
     text = (folder / "README.md").read_text()
     metadata = yaml.safe_load(text.split("---")[1])
     card = ModelCard.load(folder / "README.md", ignore_metadata_errors=False)  # huggingface_hub's checks, model-index too
-    assert card.data.library_name == "transformers" and card.data.license == "apache-2.0"
+    library, pipeline_tag = ("transformers", "image-feature-extraction") if model_type == "simclr" else ("sentence-transformers", "sentence-similarity")
+    assert card.data.library_name == library and card.data.license == "apache-2.0"
     assert model_type in card.data.tags and "contrastive-learning" in card.data.tags
-    assert card.data.pipeline_tag == ("image-feature-extraction" if model_type == "simclr" else "feature-extraction")
+    assert card.data.pipeline_tag == pipeline_tag
+    if model_type == "clear":  # what a sentence-transformers user recognises: the tags and the Hub's widget
+        assert {"sentence-transformers", "sentence-similarity", "feature-extraction"} <= set(card.data.tags)
+        widget = metadata["widget"][0]
+        assert widget["source_sentence"] and len(widget["sentences"]) == 3
     assert metadata["model-index"][0]["name"] == "run"
     expected = json.loads((folder / "eval_results.json").read_text())
     recorded = {result.metric_name: result.metric_value for result in card.data.eval_results}
@@ -68,10 +73,13 @@ def test_training_writes_a_card_whose_metadata_huggingface_hub_parses(trained_fo
 
 
 def test_usage_snippet_runs_without_the_package(trained_folder, tmp_path):
-    _, folder = trained_folder
-    """The local card's snippet loads the folder by its name (no path in a card), from its parent."""
-    snippet = re.search(r"```python\n(.*?)```", (folder / "README.md").read_text(), re.S).group(1)
+    """The local card's snippets load the folder by its name (no path in a card), from its parent,
+    in a Python without hf_contrastive (CLEAR's with sentence-transformers too)."""
+    model_type, folder = trained_folder
+    snippet = "\n".join(re.findall(r"```python\n(.*?)```", (folder / "README.md").read_text(), re.S))  # every snippet
     assert f'from_pretrained("{folder.name}", trust_remote_code=True)' in snippet and str(folder.parent) not in snippet
+    if model_type == "clear":
+        assert f'SentenceTransformer("{folder.name}", trust_remote_code=True)' in snippet and "model.similarity(" in snippet
     script = snippet + "\nRESULT = {'shape': list((representation if 'representation' in dir() else embeddings).shape)}\n"
     report = run_without_package(script, workdir=folder.parent)
     assert report["package_importable"] is False and report["shape"][0] in (1, 2)
@@ -146,7 +154,8 @@ EXPECTED_UPLOAD = {
     "simclr": {"config.json", "model.safetensors", "configuration_simclr.py", "modeling_simclr.py", "losses.py",
                "image_processing_simclr.py", "preprocessor_config.json"} | RESULTS_AND_CARD,
     "clear": {"config.json", "model.safetensors", "configuration_clear.py", "modeling_clear.py", "losses.py",
-              "tokenizer.json", "tokenizer_config.json"} | RESULTS_AND_CARD,
+              "tokenizer.json", "tokenizer_config.json", "modules.json", "sentence_bert_config.json",
+              "config_sentence_transformers.json", "1_Pooling/config.json"} | RESULTS_AND_CARD,
 }  # fmt: skip
 STAYS_LOCAL = ("checkpoints/", "runs/", "tokenizer/", "training_log.jsonl")
 
@@ -212,7 +221,7 @@ def test_pushed_repository_loads_without_the_package_and_gives_the_local_outputs
     assert commit.oid == hub.commits(repo_id)[0]["sha"]
     card = ModelCard(remote["README.md"].decode())
     assert card.data.model_name == f"{model_type}-tiny"
-    snippet = re.search(r"```python\n(.*?)```", card.text, re.S).group(1)
+    snippet = "\n".join(re.findall(r"```python\n(.*?)```", card.text, re.S))
     assert f'from_pretrained("{repo_id}", trust_remote_code=True)' in snippet
     assert_hub_copy_gives_local_outputs(model_type, folder, repo_id, hub, tmp_path, also_run=snippet)
     downloads = [path for method, path, status in hub.requests if method == "GET" and "/resolve/" in path and status == 200]
@@ -402,3 +411,31 @@ def test_a_wheel_carries_the_card_templates(tmp_path):
     (wheel,) = tmp_path.glob("hf_contrastive-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert {"hf_contrastive/model_cards/simclr.md", "hf_contrastive/model_cards/clear.md"} <= set(names)
+
+
+def test_a_clear_output_folder_is_a_sentence_transformers_folder_giving_the_models_embedding(trained_folder, tmp_path):
+    """Issue 12's finding: sentence-transformers guessed mean pooling for a CLEAR folder (cosine
+    0.62 to the model's own embedding for a cls-pooled model). A training run's folder now holds
+    modules.json and 1_Pooling/config.json with the model's pooling, and SentenceTransformer gives
+    exactly `pooler_output`, with the package and without it (trust_remote_code)."""
+    from sentence_transformers import SentenceTransformer
+
+    model_type, folder = trained_folder
+    if model_type != "clear":
+        pytest.skip("SimCLR folders are image models")
+    pooling = json.loads((folder / "1_Pooling" / "config.json").read_text())
+    config = json.loads((folder / "config.json").read_text())
+    assert pooling["pooling_mode_mean_tokens"] == (config["pooling"] == "mean") and pooling["word_embedding_dimension"] == 32
+    namespace = {}
+    exec(OUTPUTS_CODE["clear"], namespace)
+    expected = namespace["outputs"](str(folder))
+    sentences = ["The market rose sharply on Monday.", "Rain is expected in the north.", "A short one."]
+    encoded = SentenceTransformer(str(folder), device="cpu").encode(sentences, convert_to_tensor=True)
+    torch.testing.assert_close(encoded, expected, rtol=1e-5, atol=1e-6)
+    script = f"""
+from sentence_transformers import SentenceTransformer
+RESULT = {{"st": SentenceTransformer({folder.name!r}, trust_remote_code=True, device="cpu").encode({sentences!r}).tolist()}}
+"""
+    report = run_without_package(script, workdir=folder.parent)
+    assert report["package_importable"] is False
+    torch.testing.assert_close(torch.tensor(report["st"]), expected, rtol=1e-5, atol=1e-6)

@@ -145,6 +145,46 @@ def test_feature_extraction_pipeline(tokenizer, tmp_path):
     assert features.shape[0] == 1 and features.shape[-1] == 32
 
 
+@pytest.mark.parametrize("pooling", ["cls", "mean"])
+def test_export_is_a_plain_encoder_and_a_sentence_transformers_folder_without_random_weights(tokenizer, tmp_path, pooling):
+    """export_encoder writes the encoder's own weights only (no BERT pooler, which CLEAR never
+    trained), loads with `add_pooling_layer=False` with nothing missing, and SentenceTransformer
+    on the folder gives exactly the CLEAR model's sentence embedding, [CLS] or mean."""
+    from sentence_transformers import SentenceTransformer
+
+    model = CLEARModel(tiny_config(tokenizer, pooling=pooling)).eval()
+    model.export_encoder(tmp_path, tokenizer=tokenizer)
+    assert not [key for key in load_file(tmp_path / "model.safetensors") if "pooler" in key]
+    plain, info = BertModel.from_pretrained(tmp_path, add_pooling_layer=False, output_loading_info=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"]
+    pooling_config = json.loads((tmp_path / "1_Pooling" / "config.json").read_text())
+    assert pooling_config["pooling_mode_cls_token"] == (pooling == "cls")
+    assert json.loads((tmp_path / "sentence_bert_config.json").read_text())["max_seq_length"] == 48  # the tokenizer's
+    sentences = ["profits fell", "the team won the cup after a long season"]
+    with torch.no_grad():
+        expected = model(**encode(tokenizer, sentences)).pooler_output
+    encoded = SentenceTransformer(str(tmp_path), device="cpu").encode(sentences, convert_to_tensor=True)
+    torch.testing.assert_close(encoded, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_cls_pooled_clear_folder_in_sentence_transformers_gives_the_cls_embedding(tokenizer, tmp_path):
+    """The finding behind the sentence-transformers files: a cls-pooled CLEAR folder read by
+    sentence-transformers must not be mean-pooled (cosine 0.62 to the model's own embedding)."""
+    from sentence_transformers import SentenceTransformer
+
+    from hf_contrastive.modeling.modeling_clear import write_sentence_transformers_config
+
+    model = CLEARForPreTraining(tiny_config(tokenizer, pooling="cls")).eval()
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    write_sentence_transformers_config(tmp_path, "cls", 32, 48)
+    sentences = ["shares rose sharply", "the minister resigned over the affair"]
+    with torch.no_grad():
+        expected = model.clear(**encode(tokenizer, sentences)).pooler_output
+    encoded = SentenceTransformer(str(tmp_path), device="cpu").encode(sentences, convert_to_tensor=True)
+    torch.testing.assert_close(encoded, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_plain_export_needs_no_remote_code(tokenizer, tmp_path):
     model = CLEARModel(tiny_config(tokenizer)).eval()
     model.export_encoder(tmp_path, tokenizer=tokenizer)

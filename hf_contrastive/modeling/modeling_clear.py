@@ -14,10 +14,13 @@ repository loads with `trust_remote_code=True` without this package installed.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional, Union
 
 import torch
+import transformers
 from torch import nn
 from transformers import AutoModel, PreTrainedModel
 from transformers import initialization as init
@@ -35,6 +38,40 @@ _AUTO_MAP = {
     "AutoModelForPreTraining": "modeling_clear.CLEARForPreTraining",
     "AutoModelForSequenceClassification": "modeling_clear.CLEARForSequenceClassification",
 }
+
+
+#: the files that make a folder a sentence-transformers model (its classic layout, which every
+#: sentence-transformers version since 2 reads): the Transformer module at the root, then Pooling
+SENTENCE_TRANSFORMERS_FILES = ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json", "1_Pooling/config.json")
+
+
+def write_sentence_transformers_config(save_directory: Union[str, Path], pooling: str, embedding_dimension: int, max_seq_length: int) -> None:
+    """Make `save_directory` (a saved encoder with its tokenizer) a sentence-transformers folder:
+    `SentenceTransformer(save_directory)` then runs the encoder and pools its token outputs with
+    `pooling` ("cls": the first token; "mean": the masked mean), exactly `CLEARModel.pool`."""
+    if pooling not in ("cls", "mean"):
+        raise ValueError(f"pooling must be 'cls' or 'mean', got {pooling!r}.")
+    folder = Path(save_directory)
+    (folder / "1_Pooling").mkdir(parents=True, exist_ok=True)
+    files = {
+        "modules.json": [
+            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        ],
+        "sentence_bert_config.json": {"max_seq_length": int(max_seq_length), "do_lower_case": False},
+        "config_sentence_transformers.json": {
+            "__version__": {"transformers": transformers.__version__, "pytorch": torch.__version__},
+            "prompts": {}, "default_prompt_name": None, "similarity_fn_name": "cosine",
+        },
+        "1_Pooling/config.json": {
+            "word_embedding_dimension": int(embedding_dimension),
+            "pooling_mode_cls_token": pooling == "cls", "pooling_mode_mean_tokens": pooling == "mean",
+            "pooling_mode_max_tokens": False, "pooling_mode_mean_sqrt_len_tokens": False,
+            "pooling_mode_weightedmean_tokens": False, "pooling_mode_lasttoken": False, "include_prompt": True,
+        },
+    }  # fmt: skip
+    for name, content in files.items():
+        (folder / name).write_text(json.dumps(content, indent=2) + "\n")
 
 
 @dataclass
@@ -138,13 +175,31 @@ class CLEARModel(CLEARPreTrainedModel):
             attentions=outputs.get("attentions"),
         )
 
-    def export_encoder(self, save_directory: str, tokenizer=None) -> None:
-        """Save f as a plain transformers model of its own type (e.g. a `BertModel` folder) that
-        loads with `AutoModel.from_pretrained` and needs no remote code; the sentence embedding is
-        then `last_hidden_state[:, 0]` (pooling "cls") or the masked mean (pooling "mean")."""
+    def export_encoder(self, save_directory: str, tokenizer=None, max_seq_length: Optional[int] = None) -> None:
+        """Save f as a plain transformers model of its own type (e.g. a `BertModel` folder, no
+        remote code) that is also a sentence-transformers folder: `SentenceTransformer(folder)`
+        gives exactly this model's sentence embedding (`pooler_output`).
+
+        The weights are f's and nothing else: BERT's tanh pooler is not part of CLEAR and is not
+        saved. A plain `AutoModel.from_pretrained(folder)` would build that pooler with random
+        weights (`BertModel` always has one unless told otherwise), so load it with
+        `add_pooling_layer=False` and pool `last_hidden_state` yourself ([CLS] or the masked
+        mean, `config.pooling`), or use sentence-transformers, which pools the token outputs.
+
+        Args:
+            save_directory: the folder to write.
+            tokenizer: the model's tokenizer (needed by sentence-transformers; saved beside).
+            max_seq_length: tokens per sentence for sentence-transformers; default: the
+                tokenizer's `model_max_length` if set sensibly, else the encoder's positions.
+        """
         self.encoder.save_pretrained(save_directory)
         if tokenizer is not None:
             tokenizer.save_pretrained(save_directory)
+        positions = getattr(self.config.text_config, "max_position_embeddings", 512)
+        if max_seq_length is None:
+            known = getattr(tokenizer, "model_max_length", None)
+            max_seq_length = known if isinstance(known, int) and 0 < known <= positions else positions
+        write_sentence_transformers_config(save_directory, self.config.pooling, self.config.hidden_size, max_seq_length)
 
 
 class CLEARMaskedLMHead(nn.Module):

@@ -19,6 +19,7 @@ from ..data.text_collator import CLEARDataCollator
 from ..data.tokenizer import add_del_token, train_wordpiece_tokenizer
 from ..evaluation import bag_of_words_features, encode_sentences, linear_probe_accuracy, probe_scores, sentence_similarity_spearman
 from ..modeling import CLEARConfig, CLEARForPreTraining, CLEARModel
+from ..modeling.modeling_clear import write_sentence_transformers_config
 from ..training.arguments import parse_json_or_mapping
 from .sources import (
     build_config, checkpoint_fields, fitting_batch_size, load_checkpoint_config, load_pretrained, load_recipe_data, merge_fields,
@@ -222,7 +223,11 @@ class CLEARRecipe:
         return "contrastive_loss", math.log(2 * global_batch - 1)
 
     def save_preprocessor(self, output_dir: str) -> None:
+        """The tokenizer, and the sentence-transformers files: the output folder is also a
+        `SentenceTransformer` folder giving the model's own sentence embedding."""
         self.tokenizer.save_pretrained(output_dir)
+        config = self.model.config
+        write_sentence_transformers_config(output_dir, config.pooling, config.hidden_size, self.max_seq_length)
 
     def resolved_options(self) -> dict[str, Any]:
         return {
