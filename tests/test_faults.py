@@ -24,7 +24,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import REPO_ROOT, TINY_CLEAR, TINY_SIMCLR, TRAIN, run_train
+from conftest import REPO_ROOT, TINY_CLEAR, TINY_SIMCLR, TRAIN, free_port, run_train
 from hf_contrastive.recipes import build_recipe
 from hf_contrastive.training import COMPLETE_MARKER, find_checkpoint, parse_arguments, train
 
@@ -174,6 +174,21 @@ def test_resuming_a_checkpoint_of_another_run_is_refused_with_the_differences(fi
     assert folder_state(out) == before
 
 
+def test_resuming_with_another_number_of_processes_is_refused(finished, tmp_path):
+    """Finding 2, the processes: a 1-process checkpoint resumed by 2 processes (a global batch twice
+    as large) is refused, on every process, naming the difference."""
+    out = tmp_path / "run"
+    shutil.copytree(finished, out)
+    env = dict(os.environ, ACCELERATE_USE_CPU="1", OMP_NUM_THREADS="1", PYTHONPATH=str(REPO_ROOT))
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+               "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_ip", "127.0.0.1",
+               "--main_process_port", str(free_port()), str(TRAIN), "--output_dir", str(out), *RUN,
+               "--resume_from_checkpoint", str(out / "checkpoints" / "step_5")]  # fmt: skip
+    result = subprocess.run(command, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert result.stderr.count("num_processes: 1 -> 2") >= 2, result.stderr[-3000:]  # both processes refuse
+
+
 def test_ignore_resume_mismatch_forces_the_resume(finished, tmp_path):
     out = tmp_path / "run"
     shutil.copytree(finished, out)
@@ -256,73 +271,6 @@ def test_nonsensical_numbers_are_refused_at_parse_time(capsys, option, value):
     assert f"{option} must be" in capsys.readouterr().err
 
 
-# ------------------------------------------------------------------ 6. divergence that stays finite
-
-
-def test_a_finite_divergence_stops_the_run_before_it_is_saved(tmp_path):
-    """Finding 6: AdamW at 1e6 pinned the loss at log(2N - 1) while the weights reached 1e27, and
-    the run "succeeded"; now the weight-norm guard stops it within the run, names the learning
-    rate, and no checkpoint is written after it fires (the default recipes never trip it: every
-    other training test runs them)."""
-    out = tmp_path / "run"
-    argv = ["--output_dir", str(out), *RUN, "--optimizer", "adamw", "--learning_rate", "1e6", "--warmup_ratio", "0"]
-    with pytest.raises(FloatingPointError, match=r"Training diverged at step (\d+).*lower --learning_rate") as stopped:
-        train_here(*argv)
-    step = int(str(stopped.value).split("step ")[1].split(":")[0])
-    assert step < 10 and not (out / "model.safetensors").exists()
-    saved = sorted(int(p.name.split("_")[1]) for p in (out / "checkpoints").glob("step_*"))
-    assert saved == list(range(1, step))  # checkpoints up to the step before; none of the diverged weights
-
-
-# ---------------------------------------------------------------------------------- 8. stopping
-
-
-def _launch(out: Path, *extra: str) -> subprocess.Popen:
-    """`accelerate launch` of one CPU process in a session of its own (its own process group)."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO_ROOT))
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--num_machines", "1",
-               "--mixed_precision", "no", "--dynamo_backend", "no", str(TRAIN), "--output_dir", str(out), *LONG_RUN, *extra]  # fmt: skip
-    return subprocess.Popen(command, env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-
-
-LONG_RUN = [*RUN[: RUN.index("--max_train_steps")], "--max_train_steps", "200", "--checkpointing_steps", "25", "--seed", "3",
-            "--report_to", "none", "--eval_split", "none"]  # fmt: skip
-
-
-@pytest.mark.parametrize("target,number", [("launcher", signal.SIGTERM), ("process group", signal.SIGINT)])
-def test_a_signal_stops_the_worker_with_a_checkpoint_and_the_way_to_resume(tmp_path, target, number):
-    """Finding 8: SIGTERM to `accelerate launch` alone left its worker training to the end, and a
-    signal to the group stopped without a word. Now the worker stops within seconds at the end of
-    its step, writes that step's checkpoint, says how to resume, exits non-zero; a resume
-    completes the run."""
-    import psutil
-
-    out = tmp_path / "run"
-    launcher = _launch(out)
-    deadline = time.time() + 120
-    while not (out / "checkpoints" / "step_25" / COMPLETE_MARKER).exists():
-        assert launcher.poll() is None and time.time() < deadline, launcher.stdout.read()[-3000:]
-        time.sleep(0.02)
-    worker = psutil.Process(launcher.pid).children()[0]
-    if target == "launcher":
-        os.kill(launcher.pid, number)
-    else:
-        os.killpg(launcher.pid, number)
-    worker.wait(timeout=30)  # psutil.TimeoutExpired if it trains on
-    output = launcher.communicate(timeout=30)[0]
-    assert launcher.returncode != 0
-    latest = find_checkpoint(str(out), "latest")
-    stopped_at = int(latest.name.split("_")[1])
-    assert 25 <= stopped_at < 200, "the run was not stopped before its end"
-    signal_name = "SIGTERM" if target == "launcher" else number.name  # (the launcher's death sends SIGTERM)
-    assert f"Stopped by {signal_name}. The latest complete checkpoint is {latest}" in output, output[-3000:]
-    assert "--resume_from_checkpoint latest" in output
-
-    if target == "launcher":  # (one resume shows the checkpoint is resumable)
-        run_train("--output_dir", str(out), *LONG_RUN, "--resume_from_checkpoint", "latest")
-        assert json.loads((out / "train_results.json").read_text())["steps"] == 200
-
-
 # ------------------------------------------------------------------------------------- 5. bad data
 
 
@@ -339,6 +287,71 @@ def test_a_text_file_of_blank_lines_is_refused_and_blank_rows_are_dropped_with_a
         train_here("--model", "clear", "--dataset_name", str(blank), "--output_dir", str(tmp_path / "run"), "--report_to", "none")
     kept, dropped = drop_empty_texts(Dataset.from_dict({"text": ["a sentence", " ", "", None, "another one"]}), "text", "the data")
     assert kept["text"] == ["a sentence", "another one"] and dropped == 3
+
+
+def test_text_that_is_not_utf8_is_named_by_file_and_line(tmp_path):
+    """Finding 5: invalid UTF-8 surfaced as a `DatasetGenerationError` whose cause was buried in
+    the chain; now the error names the file and the line."""
+    from hf_contrastive.data.loading import load_split
+
+    data = tmp_path / "posts.txt"
+    data.write_bytes("a first sentence\nsecond one\n".encode() + "caf\xe9 in latin-1\n".encode("latin-1") + b"last\n")
+    with pytest.raises(ValueError, match=rf"{data}, line 3, is not valid UTF-8 \(byte 4: invalid continuation byte"):
+        load_split(str(data), "train")
+
+
+def _digit_folder(folder: Path, count: int, truncated: int) -> list[Path]:
+    """An imagefolder of `count` PNG digits in two classes, the first `truncated` of them cut short."""
+    from hf_contrastive.data import load_mnist_digits
+
+    digits = load_mnist_digits("train").select(range(count))
+    bad = []
+    for index, row in enumerate(digits):
+        path = folder / str(row["label"] % 2) / f"{index:03d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        row["image"].save(path)
+        if index < truncated:
+            path.write_bytes(path.read_bytes()[:60])
+            bad.append(path)
+    return bad
+
+
+def test_an_unreadable_image_is_skipped_with_its_file_named_and_many_are_refused(tmp_path, caplog):
+    """Finding 5: a truncated image killed the run from inside the data loader without naming the
+    file; now one in a hundred is skipped with its file named, and more than 2% are refused."""
+
+    few = tmp_path / "few"
+    (truncated,) = _digit_folder(few, 101, truncated=1)
+    args = ["--dataset_name", str(few), "--model_config", TINY_SIMCLR, "--per_device_train_batch_size", "16",
+            "--max_train_steps", "2", "--report_to", "none", "--eval_split", "none"]  # fmt: skip
+    with caplog.at_level("WARNING"):
+        train_here(*args, "--output_dir", str(tmp_path / "run-few"))
+    assert f"Skipped 1 unreadable image(s): {truncated} (" in caplog.text
+    assert json.loads((tmp_path / "run-few" / "train_results.json").read_text())["data"]["train_rows"] == 100
+
+    many = tmp_path / "many"
+    _digit_folder(many, 100, truncated=5)
+    args[args.index(str(few))] = str(many)
+    with pytest.raises(ValueError, match=r"5 of 100 images cannot be read \(more than 2% are skipped only\): .*000\.png"):
+        train_here(*args, "--output_dir", str(tmp_path / "run-many"))
+
+
+# ------------------------------------------------------------------ 6. divergence that stays finite
+
+
+def test_a_finite_divergence_stops_the_run_before_it_is_saved(tmp_path):
+    """Finding 6: AdamW at 1e6 pinned the loss at log(2N - 1) while the weights reached 1e27, and
+    the run "succeeded"; now the weight-norm guard stops it within the run, names the learning
+    rate, and no checkpoint is written after it fires (the default recipes never trip it: every
+    other training test runs them)."""
+    out = tmp_path / "run"
+    argv = ["--output_dir", str(out), *RUN, "--optimizer", "adamw", "--learning_rate", "1e6", "--warmup_ratio", "0"]
+    with pytest.raises(FloatingPointError, match=r"Training diverged at step (\d+).*lower --learning_rate") as stopped:
+        train_here(*argv)
+    step = int(str(stopped.value).split("step ")[1].split(":")[0])
+    assert step < 10 and not (out / "model.safetensors").exists()
+    saved = sorted(int(p.name.split("_")[1]) for p in (out / "checkpoints").glob("step_*"))
+    assert saved == list(range(1, step))  # checkpoints up to the step before; none of the diverged weights
 
 
 def test_a_loss_stuck_at_chance_after_warmup_stops_the_run(tmp_path):
@@ -396,3 +409,52 @@ def test_push_names_an_invalid_config_json(finished, tmp_path):
     (folder / "config.json").write_text('{"model_type": "simclr",')
     with pytest.raises(ValueError, match=rf"{folder / 'config.json'} is not valid JSON"):
         push_to_hub(str(folder), "me/x", token="unused")
+
+
+# ---------------------------------------------------------------------------------- 8. stopping
+
+
+def _launch(out: Path, *extra: str) -> subprocess.Popen:
+    """`accelerate launch` of one CPU process in a session of its own (its own process group)."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO_ROOT))
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--num_machines", "1",
+               "--mixed_precision", "no", "--dynamo_backend", "no", str(TRAIN), "--output_dir", str(out), *LONG_RUN, *extra]  # fmt: skip
+    return subprocess.Popen(command, env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+LONG_RUN = [*RUN[: RUN.index("--max_train_steps")], "--max_train_steps", "200", "--checkpointing_steps", "25", "--seed", "3",
+            "--report_to", "none", "--eval_split", "none"]  # fmt: skip
+
+
+@pytest.mark.parametrize("target,number", [("launcher", signal.SIGTERM), ("process group", signal.SIGINT)])
+def test_a_signal_stops_the_worker_with_a_checkpoint_and_the_way_to_resume(tmp_path, target, number):
+    """Finding 8: SIGTERM to `accelerate launch` alone left its worker training to the end, and a
+    signal to the group stopped without a word. Now the worker stops within seconds at the end of
+    its step, writes that step's checkpoint, says how to resume, exits non-zero; a resume
+    completes the run."""
+    import psutil
+
+    out = tmp_path / "run"
+    launcher = _launch(out)
+    deadline = time.time() + 120
+    while not (out / "checkpoints" / "step_25" / COMPLETE_MARKER).exists():
+        assert launcher.poll() is None and time.time() < deadline, launcher.stdout.read()[-3000:]
+        time.sleep(0.02)
+    worker = psutil.Process(launcher.pid).children()[0]
+    if target == "launcher":
+        os.kill(launcher.pid, number)
+    else:
+        os.killpg(launcher.pid, number)
+    worker.wait(timeout=30)  # psutil.TimeoutExpired if it trains on
+    output = launcher.communicate(timeout=30)[0]
+    assert launcher.returncode != 0
+    latest = find_checkpoint(str(out), "latest")
+    stopped_at = int(latest.name.split("_")[1])
+    assert 25 <= stopped_at < 200, "the run was not stopped before its end"
+    signal_name = "SIGTERM" if target == "launcher" else number.name  # (the launcher's death sends SIGTERM)
+    assert f"Stopped by {signal_name}. The latest complete checkpoint is {latest}" in output, output[-3000:]
+    assert "--resume_from_checkpoint latest" in output
+
+    if target == "launcher":  # (one resume shows the checkpoint is resumable)
+        run_train("--output_dir", str(out), *LONG_RUN, "--resume_from_checkpoint", "latest")
+        assert json.loads((out / "train_results.json").read_text())["steps"] == 200
