@@ -8,11 +8,13 @@ config). A resume compares it with the new run's and refuses on any difference
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
 from pathlib import Path
+from typing import Any, Optional
 
 from accelerate import Accelerator
 
@@ -65,6 +67,35 @@ def find_checkpoint(output_dir: str, resume_from_checkpoint: str) -> Path:
             "or is not a checkpoint folder). Use --resume_from_checkpoint latest to take the newest complete one."
         )
     return path
+
+
+#: bookkeeping keys of a config that are not settings (left out of the fingerprint)
+_CONFIG_BOOKKEEPING = {"transformers_version", "_name_or_path", "architectures", "auto_map", "dtype", "torch_dtype"}
+
+
+def _config_settings(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _config_settings(v) for k, v in value.items() if k not in _CONFIG_BOOKKEEPING}
+    return value
+
+
+def hash_of(value: Any) -> Optional[str]:
+    """A short content hash of a JSON-able value (None stays None)."""
+    if value is None:
+        return None
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def resume_fingerprint(recipe: Any, model_config: Any, training: dict[str, Any]) -> dict:
+    """What must match for a checkpoint to be resumed by this run: the recipe and what it records
+    about the data, views and derived values (`recipe.train_results()`, the held-out rows as a
+    hash), the model config's settings, and the `training` values that change the result."""
+    record = dict(recipe.train_results())
+    heldout = record.pop("heldout_indices", None)
+    return {
+        "recipe": recipe.name, **record, "heldout_rows": hash_of(heldout),
+        "model_config": _config_settings(model_config.to_dict()), **training,
+    }  # fmt: skip
 
 
 def read_marker(path: Path) -> dict:

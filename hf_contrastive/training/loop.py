@@ -22,7 +22,6 @@ micro-batch's loss only contrasts the views of that micro-batch.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -42,7 +41,10 @@ from tqdm.auto import tqdm
 from ..hub import HubPushError, create_repository, push_to_hub, write_model_card
 from ..optim import LARS, get_cosine_schedule_with_warmup, lars_param_groups, scale_learning_rate
 from .arguments import RESULT_OPTIONS, UNSAVED_OPTIONS, ContrastiveTrainingArguments
-from .checkpoints import find_checkpoint, load_checkpoint, read_marker, resume_mismatches, save_checkpoint, truncate_log
+from .checkpoints import (
+    find_checkpoint, load_checkpoint, read_marker, resume_fingerprint, resume_mismatches, save_checkpoint, truncate_log,
+)  # fmt: skip
+from .guards import DivergenceGuard
 from .output_folder import finished_run_step, prepare_output_dir
 from .stopping import StopRequested, StopSignals, stop_with_launcher
 
@@ -71,10 +73,7 @@ class TrainingRun:
     report_to: Optional[str]
     checkpointing_every: Optional[int]
     fingerprint: dict = field(default_factory=dict)
-    initial_weight_norm: float = 0.0
-    warmup_steps: int = 0
-    chance: tuple = ("loss", float("nan"))  # the contrastive loss's name among the outputs and its value at chance
-    steps_at_chance: int = 0
+    guard: Optional[DivergenceGuard] = None
     completed_steps: int = 0
     finished_before: bool = False
     start_epoch: int = 0
@@ -104,43 +103,6 @@ def describe_hardware(accelerator: Accelerator) -> str:
 def step_seed(seed: int, process_index: int, micro_step: int) -> int:
     """The seed of one micro-step of one process: views, masks and dropout depend only on it."""
     return (seed * 1_000_003 + process_index * 7_919 + micro_step) % (2**31 - 1)
-
-
-#: bookkeeping keys of a config that are not settings (left out of the fingerprint)
-_CONFIG_BOOKKEEPING = {"transformers_version", "_name_or_path", "architectures", "auto_map", "dtype", "torch_dtype"}
-
-
-def _config_settings(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _config_settings(v) for k, v in value.items() if k not in _CONFIG_BOOKKEEPING}
-    return value
-
-
-def resume_fingerprint(recipe: Any, model: torch.nn.Module, args: ContrastiveTrainingArguments, accelerator: Accelerator,
-                       peak_lr: float, max_train_steps: int) -> dict:  # fmt: skip
-    """What must match for a checkpoint to be resumed by this run: the recipe and what it recorded
-    about the data, views and derived values, the model config, and the training options that
-    change the result (a checkpoint of another run would silently continue a different one)."""
-    recipe_record = dict(recipe.train_results())
-    heldout = recipe_record.pop("heldout_indices", None)
-    return {
-        "recipe": recipe.name,
-        **recipe_record,
-        "heldout_rows": hash_of(heldout),
-        "model_config": _config_settings(model.config.to_dict()),
-        "num_processes": accelerator.num_processes,
-        "mixed_precision": accelerator.mixed_precision,
-        "peak_learning_rate": peak_lr,
-        "max_train_steps": max_train_steps,
-        **{name: getattr(args, name) for name in RESULT_OPTIONS},
-    }
-
-
-def hash_of(value: Any) -> Optional[str]:
-    """A short content hash of a JSON-able value (None stays None)."""
-    if value is None:
-        return None
-    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def build_optimizer(model: torch.nn.Module, args: ContrastiveTrainingArguments, global_batch: int):
@@ -238,10 +200,14 @@ def setup(
         steps_per_epoch=steps_per_epoch, max_train_steps=max_train_steps,
         num_epochs=math.ceil(max_train_steps / steps_per_epoch), report_to=None,
         checkpointing_every=_checkpointing_every(args.checkpointing_steps),
-        fingerprint=resume_fingerprint(recipe, accelerator.unwrap_model(model), args, accelerator, peak_lr, max_train_steps),
-        warmup_steps=warmup_steps, chance=recipe.chance_loss(global_batch),
+        fingerprint=resume_fingerprint(recipe, accelerator.unwrap_model(model).config, {
+            "num_processes": accelerator.num_processes, "mixed_precision": accelerator.mixed_precision,
+            "peak_learning_rate": peak_lr, "max_train_steps": max_train_steps,
+            **{name: getattr(args, name) for name in RESULT_OPTIONS},
+        }),
+        # the reference weights are the run's start, also when it resumes
+        guard=DivergenceGuard(model, accelerator, peak_lr, warmup_steps, recipe.chance_loss(global_batch)),
     )  # fmt: skip
-    run.initial_weight_norm = weight_norm(run)  # the divergence guard's reference, also when resuming
     if args.resume_from_checkpoint:
         resume(run)
         if run.finished_before:
@@ -294,64 +260,6 @@ def resume(run: TrainingRun) -> None:
     run.resume_micro_steps = (run.completed_steps % run.steps_per_epoch) * args.gradient_accumulation_steps
 
 
-#: the divergence guard: the weights' global L2 norm may grow at most this factor over the run's start
-WEIGHT_NORM_GROWTH_LIMIT = 100.0
-
-
-def weight_norm(run: TrainingRun) -> float:
-    """The L2 norm of all trainable weights, summed over processes (a sharded model counts once)."""
-    squares = sum(p.detach().float().pow(2).sum() for p in run.model.parameters() if p.requires_grad)
-    squares = torch.as_tensor(squares, device=run.accelerator.device).reshape(1)
-    if run.accelerator.distributed_type == "FSDP":  # each process holds a shard
-        squares = run.accelerator.reduce(squares, reduction="sum")
-    return float(squares.sqrt())  # (otherwise every process holds the same weights)
-
-
-def _stop_on_divergence(run: TrainingRun) -> None:
-    """Stop before anything is saved when the weights have grown by orders of magnitude: a
-    divergence the loss may not show (NT-Xent saturates at log(2N - 1) while the weights explode)."""
-    norm = weight_norm(run)
-    if not math.isfinite(norm) or norm > WEIGHT_NORM_GROWTH_LIMIT * run.initial_weight_norm:
-        run.accelerator.end_training()
-        raise FloatingPointError(
-            f"Training diverged at step {run.completed_steps}: the weights' norm went from {run.initial_weight_norm:.3g} "
-            f"to {norm:.3g} (more than {WEIGHT_NORM_GROWTH_LIMIT:.0f}x). The learning rate ({run.peak_lr:.3g} at its "
-            "peak) is most likely too high: lower --learning_rate. Nothing was saved after the last checkpoint."
-        )
-
-
-#: the loss-at-chance guard: after warm-up, this many steps in a row with the contrastive loss
-#: within CHANCE_TOLERANCE (relative) of its chance value stop the run
-CHANCE_STEPS, CHANCE_TOLERANCE = 50, 0.02
-
-
-def _stop_at_chance(run: TrainingRun) -> None:
-    """Stop a run whose contrastive loss stays at chance after warm-up (the views are no closer
-    than any other pair: nothing is being learnt, or the representation has collapsed)."""
-    name, chance = run.chance
-    value = run.history[-1].get(name)
-    if value is None or run.completed_steps <= run.warmup_steps:
-        return
-    run.steps_at_chance = run.steps_at_chance + 1 if abs(value - chance) <= CHANCE_TOLERANCE * chance else 0
-    if run.steps_at_chance >= CHANCE_STEPS:
-        run.accelerator.end_training()
-        raise FloatingPointError(
-            f"Training is stuck: for the last {CHANCE_STEPS} steps (to step {run.completed_steps}) the {name} stayed within "
-            f"{CHANCE_TOLERANCE:.0%} of its chance value {chance:.4f}, so the encoder learns nothing or has collapsed. "
-            f"The learning rate ({run.peak_lr:.3g} at its peak) is the most likely cause: try a lower --learning_rate "
-            "(or check the views and the temperature). Nothing was saved after the last checkpoint."
-        )
-
-
-def _stop_on_non_finite(run: TrainingRun, loss: torch.Tensor) -> None:
-    if not torch.isfinite(loss.detach()).all():
-        run.accelerator.end_training()
-        raise FloatingPointError(
-            f"The loss became {loss.item()} at step {run.completed_steps}. Nothing was saved from this run after "
-            "its last checkpoint. Lower --learning_rate, raise the temperature, or try --mixed_precision no."
-        )
-
-
 def _log_step(run: TrainingRun, outputs, epoch: int, window: dict) -> None:
     args, accelerator = run.args, run.accelerator
     parts = {k: float(v.detach()) for k, v in outputs.items() if k.endswith("loss") and v is not None}
@@ -383,7 +291,7 @@ def train_epoch(run: TrainingRun, epoch: int) -> None:
         micro_step += 1
         with accelerator.accumulate(model):
             outputs = model(**run.recipe.make_inputs(batch, accelerator.device))
-            _stop_on_non_finite(run, outputs.loss)
+            run.guard.check_loss(outputs.loss, run.completed_steps + 1)
             accelerator.backward(outputs.loss)
             if accelerator.sync_gradients and args.max_grad_norm is not None:
                 accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
@@ -394,10 +302,9 @@ def train_epoch(run: TrainingRun, epoch: int) -> None:
         if not accelerator.sync_gradients:
             continue
         run.completed_steps += 1
-        _stop_on_divergence(run)
         run.progress.update(1)
         _log_step(run, outputs, epoch, window)
-        _stop_at_chance(run)
+        run.guard.check_step(run.completed_steps, run.history[-1])  # before this step's checkpoint
         saved = bool(run.checkpointing_every) and run.completed_steps % run.checkpointing_every == 0
         if saved:
             save_checkpoint(accelerator, args.output_dir, run.completed_steps, epoch, run.fingerprint)
