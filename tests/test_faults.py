@@ -137,6 +137,19 @@ def test_a_finished_run_resumed_does_nothing_and_changes_no_file(finished, tmp_p
     assert folder_state(out) == before
 
 
+def test_the_last_step_is_always_checkpointed_so_a_finished_run_is_recognised(tmp_path, capsys):
+    """With `--checkpointing_steps 4` and 10 steps, the newest checkpoint used to be step 8, and a
+    finished run resumed with `latest` retrained steps 9-10 and rewrote its outputs."""
+    out = tmp_path / "run"
+    argv = ["--output_dir", str(out), *RUN, "--skip_baselines"]
+    argv[argv.index("--checkpointing_steps") + 1] = "4"
+    train_here(*argv)
+    assert sorted(int(p.name.split("_")[1]) for p in (out / "checkpoints").iterdir()) == [4, 8, 10]
+    before = folder_state(out)
+    train_here(*argv, "--resume_from_checkpoint", "latest")
+    assert "holds a finished run (10 steps" in capsys.readouterr().out and folder_state(out) == before
+
+
 # ------------------------------------------------------------------ 2. a checkpoint of another run
 
 
@@ -426,7 +439,9 @@ LONG_RUN = [*RUN[: RUN.index("--max_train_steps")], "--max_train_steps", "200", 
             "--report_to", "none", "--eval_split", "none"]  # fmt: skip
 
 
-@pytest.mark.parametrize("target,number", [("launcher", signal.SIGTERM), ("process group", signal.SIGINT)])
+@pytest.mark.parametrize(
+    "target,number", [("launcher", signal.SIGTERM), ("process group", signal.SIGINT), ("process group", signal.SIGTERM)]
+)  # (SIGTERM to the group, as `timeout` or a scheduler sends it, reaches the worker twice: once through its launcher)
 def test_a_signal_stops_the_worker_with_a_checkpoint_and_the_way_to_resume(tmp_path, target, number):
     """Finding 8: SIGTERM to `accelerate launch` alone left its worker training to the end, and a
     signal to the group stopped without a word. Now the worker stops within seconds at the end of
@@ -452,7 +467,8 @@ def test_a_signal_stops_the_worker_with_a_checkpoint_and_the_way_to_resume(tmp_p
     stopped_at = int(latest.name.split("_")[1])
     assert 25 <= stopped_at < 200, "the run was not stopped before its end"
     signal_name = "SIGTERM" if target == "launcher" else number.name  # (the launcher's death sends SIGTERM)
-    assert f"Stopped by {signal_name}. The latest complete checkpoint is {latest}" in output, output[-3000:]
+    # the stop came at the end of a step, with that step's checkpoint (not at once, mid-step)
+    assert f"Stopped by {signal_name} at the end of step {stopped_at}. The latest complete checkpoint is {latest}" in output, output[-3000:]
     assert "--resume_from_checkpoint latest" in output
 
     if target == "launcher":  # (one resume shows the checkpoint is resumable)

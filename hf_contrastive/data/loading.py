@@ -85,7 +85,8 @@ def _reading(source: Path, load: Callable[[], Any]) -> Any:
             cause = cause.__cause__ or cause.__context__
         if cause is None or not source.exists():
             raise
-        files = [source] if source.is_file() else sorted(f for f in source.rglob("*") if f.suffix.lower() in _FILE_BUILDERS)
+        text_suffixes = {suffix for suffix, builder in _FILE_BUILDERS.items() if builder != "parquet"}  # (parquet is binary)
+        files = [source] if source.is_file() else sorted(f for f in source.rglob("*") if f.suffix.lower() in text_suffixes)
         for file in files:
             for number, line in enumerate(file.read_bytes().splitlines(), start=1):
                 try:
@@ -115,17 +116,19 @@ MAX_UNREADABLE_SHARE = 0.02
 
 
 def _readable(value: dict) -> Optional[str]:
-    """None when an undecoded `Image` cell reads as an image, else why not. PIL's `verify()`
-    checks a whole file's structure (a truncated PNG fails it) without decoding; JPEG, whose
-    `verify()` checks nothing, is decoded at 1/8 scale (`draft`), which still reads all its data."""
+    """None when an undecoded `Image` cell reads as an image, else why not. A PNG is checked by
+    PIL's `verify()`, which reads every chunk and its checksum without decompressing (a truncated
+    PNG fails it); a JPEG is decoded at 1/8 scale (`draft`), which still reads all its data; any
+    other format (GIF, TIFF, BMP, ..., whose `verify()` checks little) is decoded whole."""
     source = io.BytesIO(value["bytes"]) if value.get("bytes") else value.get("path")
     try:
         with PILImage.open(source) as image:
-            if image.format == "JPEG":
-                image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
-                image.load()
-            else:
+            if image.format == "PNG":
                 image.verify()
+            else:
+                if image.format == "JPEG":
+                    image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
+                image.load()
     except Exception as error:  # noqa: BLE001 - PIL raises many types for a bad file
         return f"{type(error).__name__}: {error}"
     return None

@@ -38,9 +38,9 @@ class Recipe(Protocol):
         """Scores on the evaluation split (main process; {} when there is none), through the
         preprocessor saved in `preprocessor_dir` (or the recipe's own, identical one)."""
 
-    def chance_loss(self, global_batch: int) -> tuple[str, float]:
+    def chance_loss(self, global_batch: int) -> tuple[str, Optional[float]]:
         """The name of the contrastive loss among the model's outputs and its value at chance (the
-        divergence guard stops a run stuck there)."""
+        divergence guard stops a run stuck there; None: no such check for this loss)."""
 
     def save_preprocessor(self, output_dir: str) -> None:
         """The image processor or tokenizer a user of the saved model needs."""

@@ -333,11 +333,14 @@ class SimCLRRecipe:
 
     # ---- what is saved ---------------------------------------------------------------------------------
 
-    def chance_loss(self, global_batch: int) -> tuple[str, float]:
-        """The loss when every view is equally similar to every other, (tau / tau_b) log(V N - 1) for
-        N images of V views (the contrastive loss has learnt nothing, or has collapsed)."""
-        config = self.config
-        return "loss", config.temperature / config.base_temperature * math.log(self.n_views * global_batch - 1)
+    def chance_loss(self, global_batch: int) -> tuple[str, Optional[float]]:
+        """NT-Xent when every view is equally similar to every other, log(V N - 1) for N images of
+        V views (nothing learnt, or a collapse). None for SupCon: with few classes its reachable
+        range above its floor, log(positives), is a few percent of that value, too narrow to tell
+        a stuck run from a slow one."""
+        if self.config.loss == "supcon":
+            return "loss", None
+        return "loss", math.log(self.n_views * global_batch - 1)
 
     def save_preprocessor(self, output_dir: str) -> None:
         self.processor.save_pretrained(output_dir)

@@ -6,9 +6,11 @@ Three signs, each checked at every optimiser step before that step's checkpoint 
 - weights whose global L2 norm has grown more than `WEIGHT_NORM_GROWTH_LIMIT` times over the
   run's start: a divergence the loss may not show (NT-Xent saturates at log(2N - 1) while the
   weights explode, as AdamW at a learning rate of 1e6 does);
-- a contrastive loss that stays within `CHANCE_TOLERANCE` of its chance value for
-  `CHANCE_STEPS` steps in a row after warm-up: the views are no closer than any other pair, so
-  nothing is being learnt or the representation has collapsed.
+- an NT-Xent loss (SimCLR, CLEAR's contrastive part) that stays within `CHANCE_TOLERANCE` of its
+  chance value log(2N - 1) for `CHANCE_STEPS` steps in a row after warm-up: the views are no
+  closer than any other pair, so nothing is being learnt or the representation has collapsed.
+  (Its floor is 0, so the band is 2% of its whole range; SupCon's range above its floor can be a
+  few percent of its chance value, so SupCon runs get the other two guards only.)
 
 Each raises `FloatingPointError` with a message naming the likely cause (the learning rate).
 """
@@ -44,10 +46,11 @@ class DivergenceGuard:
         peak_lr: the peak learning rate, for the messages.
         warmup_steps: the loss-at-chance guard waits until they are over.
         chance: the name of the contrastive loss among the step's logged losses, and its value
-            at chance (`Recipe.chance_loss`).
+            at chance (`Recipe.chance_loss`; None turns that check off).
     """
 
-    def __init__(self, model: torch.nn.Module, accelerator: Accelerator, peak_lr: float, warmup_steps: int, chance: tuple[str, float]):
+    def __init__(self, model: torch.nn.Module, accelerator: Accelerator, peak_lr: float, warmup_steps: int,
+                 chance: tuple[str, Optional[float]]):  # fmt: skip
         self.model, self.accelerator, self.peak_lr, self.warmup_steps = model, accelerator, peak_lr, warmup_steps
         self.chance_name, self.chance_value = chance
         self.initial_norm = weight_norm(model, accelerator)
@@ -71,7 +74,7 @@ class DivergenceGuard:
                 "likely too high: lower --learning_rate."
             )
         value: Optional[float] = losses.get(self.chance_name)
-        if value is None or step <= self.warmup_steps:
+        if value is None or self.chance_value is None or step <= self.warmup_steps:
             return
         at_chance = abs(value - self.chance_value) <= CHANCE_TOLERANCE * self.chance_value
         self.steps_at_chance = self.steps_at_chance + 1 if at_chance else 0

@@ -234,6 +234,11 @@ def resume(run: TrainingRun) -> None:
     args, accelerator = run.args, run.accelerator
     path = find_checkpoint(args.output_dir, args.resume_from_checkpoint)
     marker = read_marker(path)
+    if "fingerprint" not in marker and not args.ignore_resume_mismatch:
+        raise ValueError(
+            f"{path} was written before checkpoints recorded their run's options, so this run cannot check that it "
+            "continues the same one. If it does (same data, batch, processes, seed, model), pass --ignore_resume_mismatch."
+        )
     differences = resume_mismatches(marker.get("fingerprint", {}), run.fingerprint)
     if differences and not args.ignore_resume_mismatch:
         listed = "\n  ".join(differences)
@@ -305,14 +310,16 @@ def train_epoch(run: TrainingRun, epoch: int) -> None:
         run.progress.update(1)
         _log_step(run, outputs, epoch, window)
         run.guard.check_step(run.completed_steps, run.history[-1])  # before this step's checkpoint
-        saved = bool(run.checkpointing_every) and run.completed_steps % run.checkpointing_every == 0
+        # every N steps, and at the last one (so resuming a finished run finds it finished)
+        last = run.completed_steps >= run.max_train_steps
+        saved = bool(run.checkpointing_every) and (run.completed_steps % run.checkpointing_every == 0 or last)
         if saved:
             save_checkpoint(accelerator, args.output_dir, run.completed_steps, epoch, run.fingerprint)
         stop = run.signals.requested_anywhere(accelerator) if run.signals else None
         if stop:  # every process stops at this step, with its checkpoint
             if not saved:
                 save_checkpoint(accelerator, args.output_dir, run.completed_steps, epoch, run.fingerprint)
-            raise StopRequested(stop)
+            raise StopRequested(stop, run.completed_steps)
         if args.eval_steps and run.completed_steps % args.eval_steps == 0 and run.completed_steps < run.max_train_steps:
             periodic = run.recipe.evaluate(accelerator.unwrap_model(model), baselines=False) if accelerator.is_main_process else {}
             if run.report_to and periodic:
@@ -399,6 +406,9 @@ def train(
             if run.completed_steps >= run.max_train_steps:  # (a resume at the last step trains no further)
                 break
             train_epoch(run, epoch)
+        stop = signals.requested_anywhere(run.accelerator)  # a signal after the last step's check
+        if stop:
+            raise StopRequested(stop)  # (the last step's checkpoint is written when checkpointing is on)
         signals.deferred = False
         return finish(run)
     except StopRequested as stop:

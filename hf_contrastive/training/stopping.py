@@ -2,8 +2,8 @@
 
 - During the training steps a signal only asks to stop: the current step finishes, every process
   agrees on the step to stop at, a checkpoint of that step is written, and the run exits with
-  128 + the signal's number after saying where the checkpoint is and how to resume. The same
-  signal a second time stops at once.
+  128 + the signal's number after saying where the checkpoint is and how to resume. A second
+  Ctrl-C stops at once (a repeated SIGTERM does not: one stop often arrives twice).
 - Outside the steps (loading, the final evaluation) a signal stops at once with the same advice:
   the latest complete checkpoint resumes the run. Once stopping, further signals are ignored.
 - `accelerate launch` with one process does not pass a SIGTERM on to its worker (it is killed and
@@ -24,15 +24,19 @@ from typing import Optional
 import torch
 
 _PR_SET_PDEATHSIG = 1
-_LAUNCHERS = ("accelerate", "torch.distributed.run", "torchrun")
+#: the parent's program or module when it is a launcher: `accelerate launch`, `python -m
+#: accelerate.commands.launch`, torchrun, `python -m torch.distributed.run`
+_LAUNCHERS = ("accelerate", "accelerate.commands.launch", "torchrun", "torch.distributed.run")
 
 
 class StopRequested(Exception):
-    """A signal asked the run to stop; `signal_number` says which."""
+    """A signal asked the run to stop; `signal_number` says which, `step` the step the run stopped
+    at the end of (None when it stopped at once)."""
 
-    def __init__(self, signal_number: int):
-        super().__init__(signal.Signals(signal_number).name)
-        self.signal_number = signal_number
+    def __init__(self, signal_number: int, step: Optional[int] = None):
+        name = signal.Signals(signal_number).name
+        super().__init__(name if step is None else f"{name} at the end of step {step}")
+        self.signal_number, self.step = signal_number, step
 
 
 def stop_with_launcher() -> bool:
@@ -41,8 +45,8 @@ def stop_with_launcher() -> bool:
     parent = Path(f"/proc/{os.getppid()}/cmdline")
     if not sys.platform.startswith("linux") or not parent.exists():
         return False
-    command = parent.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    if not any(name in command for name in _LAUNCHERS):
+    words = parent.read_bytes().decode(errors="replace").split("\0")[:4]  # e.g. python -m accelerate.commands.launch
+    if not any(Path(word).name in _LAUNCHERS for word in words):
         return False
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
@@ -69,10 +73,11 @@ class StopSignals:
             self.received = number
             if not self.deferred:
                 raise StopRequested(number)
-        elif self.deferred and number == self.received:  # the same signal again (Ctrl-C twice): now
+        elif self.deferred and number == self.received == signal.SIGINT:  # Ctrl-C twice: now
             self.deferred = False
             raise StopRequested(number)
-        # (anything else is ignored: e.g. the SIGTERM that follows a Ctrl-C once the launcher has died)
+        # Anything else is ignored: a repeated SIGTERM is how one stop arrives twice (a signal to the
+        # process group reaches the worker, then again through its dying launcher or torchrun).
 
     def requested_anywhere(self, accelerator) -> Optional[int]:
         """The signal received by this or any other process (a collective call: every process
