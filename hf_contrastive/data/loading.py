@@ -39,6 +39,16 @@ class TrainingData:
     eval_source: str  # "split 'test'", "10% of 'train' held out (...)" or "none"
     heldout_indices: Optional[list[int]] = field(default=None, repr=False)  # rows of the training split held out
 
+    def drop_rows(self, drop: Callable[[Dataset, str], tuple[Dataset, Any]], name: str) -> list[Any]:
+        """Apply `drop(rows, what) -> (kept rows, what was dropped)` to the training rows and, if
+        any, the evaluation rows (`what` names them for errors); returns what each dropped."""
+        self.train, dropped_train = drop(self.train, f"The training data ({name})")
+        dropped = [dropped_train]
+        if self.eval is not None:
+            self.eval, dropped_eval = drop(self.eval, f"The evaluation data ({self.eval_source})")
+            dropped.append(dropped_eval)
+        return dropped
+
     def describe(self) -> dict:
         return {
             "train_rows": len(self.train),

@@ -86,11 +86,8 @@ class CLEARRecipe:
         self.train_dataset = self.data.train
         self.text_column = find_column(self.train_dataset, data_args.text_column, "text")
         self.label_column = find_column(self.train_dataset, data_args.label_column, "label", required=False)
-        self.train_dataset, dropped = drop_empty_texts(self.train_dataset, self.text_column, f"The training data ({self.dataset_name})")
-        self.data.train = self.train_dataset
-        if self.data.eval is not None:
-            self.data.eval, dropped_eval = drop_empty_texts(self.data.eval, self.text_column, f"The evaluation data ({self.data.eval_source})")
-            dropped += dropped_eval
+        dropped = sum(self.data.drop_rows(lambda rows, what: drop_empty_texts(rows, self.text_column, what), self.dataset_name))
+        self.train_dataset = self.data.train
         if dropped:
             logger.warning(f"Dropped {dropped:,} rows whose text is empty or only whitespace.", main_process_only=True)
 

@@ -183,11 +183,9 @@ class SimCLRRecipe:
 
     def _drop_unreadable_images(self) -> None:
         """Skip the few images that cannot be read (named in the log); refuse a data set with more."""
-        self.train_dataset, skipped = drop_unreadable_images(self.train_dataset, self.image_column, f"The training data ({self.dataset_name})")
-        self.data.train = self.train_dataset
-        if self.data.eval is not None:
-            self.data.eval, skipped_eval = drop_unreadable_images(self.data.eval, self.image_column, f"The evaluation data ({self.data.eval_source})")
-            skipped += skipped_eval
+        parts = self.data.drop_rows(lambda rows, what: drop_unreadable_images(rows, self.image_column, what), self.dataset_name)
+        self.train_dataset = self.data.train
+        skipped = [file for part in parts for file in part]
         if skipped:
             logger.warning(f"Skipped {len(skipped)} unreadable image(s): {'; '.join(skipped[:10])}", main_process_only=True)
 
