@@ -59,6 +59,7 @@ __all__ = [
     "knn_accuracy",
     "linear_probe_accuracy",
     "probe_scores",
+    "bag_of_words_similarity_spearman",
     "sentence_similarity_spearman",
     "spearman_correlation",
 ]
@@ -494,7 +495,8 @@ def encode_sentences(
     disable_tqdm: bool = True,
     desc: str = "Encoding sentences",
 ) -> torch.Tensor:
-    """Sentence embeddings `model(**tokenizer(batch)).pooler_output` as a float32 `(N, D)` CPU tensor.
+    """Sentence embeddings `model(**tokenizer(batch)).pooler_output` as a float32 `(N, D)` CPU tensor,
+    row i for `sentences[i]` (batched longest first, to pad little).
 
     The model runs in eval mode under `torch.no_grad()` (its previous modes are restored). Only the
     tokenizer outputs that `model.forward` accepts are passed.
@@ -505,12 +507,16 @@ def encode_sentences(
     if not sentences:
         raise ValueError("no sentences to encode.")
     device = torch.device(device) if device is not None else _model_device(model)
+    # longest first, so each batch pads to sentences of about its own length (as sentence-transformers
+    # does); the rows are put back in the caller's order at the end
+    order = sorted(range(len(sentences)), key=lambda i: -len(sentences[i]))
+    ordered = [sentences[i] for i in order]
     chunks = []
     with _eval_mode(model):
         starts = range(0, len(sentences), batch_size)
         for start in tqdm(starts, desc=desc, disable=disable_tqdm):
             encoded = tokenizer(
-                sentences[start : start + batch_size],
+                ordered[start : start + batch_size],
                 padding=True,
                 truncation=True,
                 max_length=max_length,
@@ -518,7 +524,9 @@ def encode_sentences(
             )
             inputs = {key: _to_device(value, device) for key, value in _accepted_inputs(model, encoded).items()}
             chunks.append(_pooler_output(model(**inputs)).detach().float().cpu())
-    return torch.cat(chunks)
+    embeddings = torch.empty_like(torch.cat(chunks))
+    embeddings[torch.tensor(order)] = torch.cat(chunks)
+    return embeddings
 
 
 def _column(dataset: Any, name: str) -> list:
@@ -567,6 +575,18 @@ def sentence_similarity_spearman(
     embeddings_1 = encode_sentences(model, tokenizer, first, desc=f"Encoding {sentence1_column}", **kwargs)
     embeddings_2 = encode_sentences(model, tokenizer, second, desc=f"Encoding {sentence2_column}", **kwargs)
     return spearman_correlation(embeddings_1, embeddings_2, np.asarray(scores, dtype=np.float64))
+
+
+def bag_of_words_similarity_spearman(sentences1: Sequence[str], sentences2: Sequence[str], scores: ArrayLike) -> float:
+    """The STS baseline without a model: Spearman correlation between the TF-IDF cosine similarity
+    of each pair and the gold score. The vocabulary and inverse document frequencies are fitted on
+    the pairs' own sentences (no scores are used); a sentence with no known word has cosine 0."""
+    first, second = list(sentences1), list(sentences2)
+    if len(first) != len(second) or not first:
+        raise ValueError(f"need as many sentences1 as sentences2 (and some): got {len(first)} and {len(second)}.")
+    vectorizer = TfidfVectorizer(dtype=np.float64).fit(first + second)
+    cosine = np.asarray(vectorizer.transform(first).multiply(vectorizer.transform(second)).sum(axis=1)).ravel()
+    return float(spearmanr(cosine, np.asarray(scores, dtype=np.float64)).statistic)
 
 
 # --------------------------------------------------------------------------------------------------

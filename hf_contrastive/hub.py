@@ -48,8 +48,11 @@ SENTENCE_WIDGET = [
 _METRICS = {
     "linear_accuracy": ("accuracy", "Linear probe accuracy"),
     "knn_accuracy": ("accuracy", "Weighted kNN accuracy"),
-    "sts_spearman": ("spearmanr", "STS Spearman correlation"),
 }
+#: sentence-similarity results in eval_results.json: sts_<split>_spearman (x 100), and with a prefix
+#: for each baseline; the card's rows, in order
+_STS_ROWS = (("", "this model"), ("start_model_", "the pretrained start, as shipped"),
+             ("random_encoder_", "same architecture, untrained"), ("bag_of_words_", "bag of words (TF-IDF cosine)"))  # fmt: skip
 def _read_json(path: Path) -> dict:
     """The JSON object in `path` ({} when there is no such file); an unreadable one names the file."""
     if not path.exists():
@@ -125,11 +128,26 @@ def _evaluation_table(results: dict, baseline_name: str) -> str:
     for key, value in results.items():
         if key.endswith("_linear_accuracy") and not key.startswith("random_encoder"):
             name = baseline_name if key.startswith(("raw_pixels", "bag_of_words")) else key
+            name = "the pretrained start, as shipped" if key.startswith("start_model_") else name
             rows.append((name, value, results.get(key.replace("_linear_accuracy", "_knn_accuracy"))))
     lines = [f"| {name} | {_number(linear)} | {_number(knn)} |" for name, linear, knn in rows if linear is not None]
-    if "sts_spearman" in results:
-        lines.append(f"| STS Spearman (this model) | {results['sts_spearman']:.3f} | – |")
     return "\n".join(lines) or "| (no evaluation recorded) | – | – |"
+
+
+def _sts_splits(results: dict) -> list[str]:
+    """The splits with a sentence-similarity result for this model, e.g. ["validation", "test"]."""
+    return [key[len("sts_") : -len("_spearman")] for key in results if key.startswith("sts_") and key.endswith("_spearman")]
+
+
+def _sts_table(results: dict, splits: list[str]) -> str:
+    """Spearman x 100 per split, this model and its baselines (rows without results left out)."""
+    header = "| representation | " + " | ".join(f"Spearman x 100, {split}" for split in splits) + " |"
+    lines = [header, "| --- |" + " --- |" * len(splits)]
+    for prefix, name in _STS_ROWS:
+        values = [results.get(f"{prefix}sts_{split}_spearman") for split in splits]
+        if any(value is not None for value in values):
+            lines.append(f"| {name} | " + " | ".join("–" if v is None else f"{v:.2f}" for v in values) + " |")
+    return "\n".join(lines)
 
 
 def write_model_card(output_dir: str, repo_id: Optional[str] = None, model_name: Optional[str] = None) -> Path:
@@ -197,6 +215,20 @@ def render_model_card(output_dir: str, repo_id: Optional[str] = None, model_name
                     metric_value=float(eval_results[key]),
                 )
             )
+    similarity = train_results.get("sentence_similarity", {})
+    sts_splits = _sts_splits(eval_results)
+    for split in sts_splits:
+        card_results.append(
+            EvalResult(
+                task_type="sentence-similarity",
+                dataset_type=similarity.get("hub_id") or "custom",
+                dataset_name=similarity.get("dataset") or "sentence pairs",
+                dataset_split=split,
+                metric_type="spearman_cosine",
+                metric_name="Spearman correlation of the cosine similarity (x 100)",
+                metric_value=float(eval_results[f"sts_{split}_spearman"]),
+            )
+        )
     extra = {"widget": SENTENCE_WIDGET} if config.model_type == "clear" else {}
     card_data = ModelCardData(
         model_name=model_name,
@@ -256,6 +288,11 @@ def render_model_card(output_dir: str, repo_id: Optional[str] = None, model_name
         training_table=_table(training_rows),
         rerun_command=_rerun_command(train_results),
         evaluation_table=_evaluation_table(eval_results, baseline_name),
+        probe="linear_accuracy" in eval_results,
+        sts_table=_sts_table(eval_results, sts_splits) if sts_splits else None,
+        sts_dataset=escape_markdown(similarity.get("dataset") or ""),
+        sts_pairs=", ".join(f"{split} {count:,}" for split, count in similarity.get("pairs", {}).items()),
+        start_model=escape_markdown(train_results.get("start_model", {}).get("name") or ""),
         loss_curve=LOSS_CURVE if (folder / LOSS_CURVE).exists() else None,
         versions=_versions(),
     )

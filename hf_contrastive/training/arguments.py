@@ -110,7 +110,15 @@ class DataArguments:
     )
     sts_dataset: Optional[str] = field(
         default=None,
-        metadata={"help": "CLEAR: a dataset (name or file) with sentence1, sentence2, score columns for Spearman."},
+        metadata={
+            "help": "CLEAR: sentence pairs with similarity scores, scored (Spearman x 100 of the embeddings' cosine) at "
+            "every evaluation: 'stsb' (the embedded STS benchmark), or a dataset / file with sentence1, sentence2 and "
+            f"score (or label) columns; 'none' skips it; {RECIPE_DEFAULT}."
+        },
+    )
+    sts_splits: str = field(
+        default="validation",
+        metadata={"help": "CLEAR: the --sts_dataset splits to score, comma-separated, e.g. 'validation,test'."},
     )
     dataloader_num_workers: int = field(default=0, metadata={"help": "Data-loader worker processes."})
 
