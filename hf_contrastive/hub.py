@@ -215,7 +215,7 @@ def render_model_card(output_dir: str, repo_id: Optional[str] = None, model_name
                     metric_value=float(eval_results[key]),
                 )
             )
-    similarity = train_results.get("sentence_similarity", {})
+    similarity = train_results.get("evaluation", {}).get("sentence_similarity", {})
     sts_splits = _sts_splits(eval_results)
     for split in sts_splits:
         card_results.append(
@@ -271,6 +271,7 @@ def render_model_card(output_dir: str, repo_id: Optional[str] = None, model_name
         repo_id=repo_id,
         repo_id_literal=json.dumps(repo_id),
         evaluation_source=escape_markdown(evaluation_source) if evaluation_source != "none" else "none",
+        scored_rows=f"{args['max_eval_samples']:,}" if args.get("max_eval_samples") else None,
         derived_table=_table(list(train_results.get("derived", {}).items())),
         sampled_images=train_results.get("image_statistics", {}).get("sampled"),
         method="supervised contrastive (SupCon)" if supervised else "SimCLR",
@@ -290,7 +291,7 @@ def render_model_card(output_dir: str, repo_id: Optional[str] = None, model_name
         evaluation_table=_evaluation_table(eval_results, baseline_name),
         probe="linear_accuracy" in eval_results,
         sts_table=_sts_table(eval_results, sts_splits) if sts_splits else None,
-        sts_dataset=escape_markdown(similarity.get("dataset") or ""),
+        sts_dataset="the STS benchmark (STS-B)" if similarity.get("dataset") == "stsb" else escape_markdown(similarity.get("dataset") or ""),
         sts_pairs=", ".join(f"{split} {count:,}" for split, count in similarity.get("pairs", {}).items()),
         start_model=escape_markdown(train_results.get("start_model", {}).get("name") or ""),
         loss_curve=LOSS_CURVE if (folder / LOSS_CURVE).exists() else None,

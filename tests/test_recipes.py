@@ -203,3 +203,20 @@ def test_a_set_smaller_than_one_batch_gets_a_fitting_batch_and_a_given_one_is_ke
     assert recipe.training_defaults["per_device_train_batch_size"] == 32 == recipe.derived["per_device_train_batch_size"]
     given = recipe_for("--dataset_name", str(folder), "--per_device_train_batch_size", "256")
     assert "per_device_train_batch_size" not in given.derived  # the loop then refuses it, naming the fix
+
+
+@pytest.mark.parametrize(("modes", "expected"), [({"pooling_mode_cls_token": True}, "cls"), ({"pooling_mode_mean_tokens": True}, "mean")])
+def test_the_start_models_sentence_transformers_pooling_is_read_as_clear_names_it(tmp_path, modes, expected):
+    """Property: the pooling declared in modules.json -> 1_Pooling/config.json is CLEAR's; a folder
+    without modules.json is not a sentence-transformers model (None); a mode CLEAR cannot express
+    is an error naming it."""
+    from hf_contrastive.modeling.modeling_clear import write_sentence_transformers_config
+    from hf_contrastive.recipes.sources import sentence_transformers_pooling
+
+    assert sentence_transformers_pooling(str(tmp_path)) is None
+    write_sentence_transformers_config(tmp_path, expected, 8, 16)
+    assert sentence_transformers_pooling(str(tmp_path)) == expected
+    path = tmp_path / "1_Pooling" / "config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **modes, "pooling_mode_max_tokens": True}))
+    with pytest.raises(ValueError, match="pooling_mode_max_tokens"):
+        sentence_transformers_pooling(str(tmp_path))

@@ -15,6 +15,8 @@ from transformers import AutoModel, AutoTokenizer
 
 from conftest import REPO_ROOT, TINY_CLEAR, TINY_SIMCLR, TRAIN, accelerate_launch, run_train
 from hf_contrastive import CLEARForPreTraining, CLEARModel, SimCLRModel
+from hf_contrastive.data.sts_b import load_sts_b
+from hf_contrastive.evaluation import sentence_similarity_spearman
 from hf_contrastive.training import COMPLETE_MARKER
 
 QUICK = ["--report_to", "none", "--per_device_eval_batch_size", "128"]
@@ -39,6 +41,8 @@ def test_simclr_default_recipe_runs_with_two_processes(tmp_path):
 
 
 def test_clear_default_recipe_runs_with_two_processes(tmp_path):
+    """CLEAR's default recipe with 2 processes (tiny model): both losses logged, the probe and
+    STS-B dev scored with their baselines; then scripts/evaluate.py scores the folder on a user's pairs."""
     out = tmp_path / "clear"
     accelerate_launch(
         TRAIN, "--model", "clear", "--output_dir", str(out), "--max_train_steps", "2", "--per_device_train_batch_size", "8",
@@ -49,10 +53,27 @@ def test_clear_default_recipe_runs_with_two_processes(tmp_path):
     results = json.loads((out / "eval_results.json").read_text())
     assert {"linear_accuracy", "knn_accuracy", "bag_of_words_linear_accuracy", "sts_validation_spearman",
             "random_encoder_sts_validation_spearman", "bag_of_words_sts_validation_spearman"} <= set(results)
-    assert json.loads((out / "train_results.json").read_text())["sentence_similarity"]["pairs"] == {"validation": 150}
+    assert json.loads((out / "train_results.json").read_text())["evaluation"]["sentence_similarity"]["pairs"] == {"validation": 150}
     assert type(AutoModel.from_pretrained(out)) is CLEARModel
     log = [json.loads(line) for line in (out / "training_log.jsonl").read_text().splitlines()]
     assert all("mlm_loss" in r and "contrastive_loss" in r for r in log)
+
+    # scripts/evaluate.py takes any scored sentence-pair file (here 40 STS-B test pairs with the
+    # score named `label`): Spearman x 100 under the split's name, as our evaluation computes it
+    pairs = tmp_path / "pairs.csv"
+    sts = load_sts_b("test").select(range(40))
+    sts.rename_column("score", "label").to_csv(str(pairs), index=False)
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO_ROOT))
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "evaluate.py"), "--model_name_or_path", str(out), "--max_train_samples", "100",
+         "--sts_dataset", str(pairs), "--sts_splits", "train", "--skip_baselines", "--max_eval_samples", "50"],
+        capture_output=True, text=True, env=env, timeout=300, cwd=REPO_ROOT,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    printed = json.loads(result.stdout[result.stdout.index("{") :])
+    model, tokenizer = CLEARModel.from_pretrained(out), AutoTokenizer.from_pretrained(out)
+    expected = 100 * sentence_similarity_spearman(model, tokenizer, sts, max_length=64)
+    assert printed["sts_train_spearman"] == pytest.approx(expected, abs=0.006)  # (rounded to 2 decimals)
 
 
 RESUME_ARGS = [
@@ -186,8 +207,8 @@ def _tiny_pretrained_bert(folder, with_mlm_head: bool, sentence_transformers_poo
 
 @pytest.mark.parametrize(
     ("with_mlm_head", "st_pooling", "expected_pooling"),
-    [(True, None, "cls"), (False, "mean", "mean"), (False, "cls", "cls")],
-    ids=["masked-lm", "sentence-transformers-mean", "sentence-transformers-cls"],
+    [(True, None, "cls"), (False, "mean", "mean")],
+    ids=["masked-lm", "sentence-transformers-encoder"],
 )
 def test_clear_starts_from_a_pretrained_encoder_with_its_weights_head_and_pooling(tmp_path, with_mlm_head, st_pooling, expected_pooling):
     """A pretrained start: [DEL] is added and the embeddings resized; f starts from the folder's
@@ -220,19 +241,19 @@ def test_clear_starts_from_a_pretrained_encoder_with_its_weights_head_and_poolin
     assert json.loads((out / "train_results.json").read_text())["start_model"]["pooling"] == expected_pooling
 
 
-def test_a_start_with_a_pooling_clear_cannot_express_is_refused_unless_one_is_chosen(tmp_path):
-    """A sentence-transformers start pooled with max tokens: refused with the fix; --model_config
-    pooling is then taken as given."""
+def test_a_start_with_a_pooling_clear_cannot_express_is_refused_with_the_fix(tmp_path):
+    """A sentence-transformers start pooled with max tokens: refused before training, naming its
+    pooling and the option that chooses one."""
     _tiny_pretrained_bert(tmp_path / "bert", False, "mean")
     pooling_file = tmp_path / "bert" / "1_Pooling" / "config.json"
     settings = json.loads(pooling_file.read_text())
     pooling_file.write_text(json.dumps({**settings, "pooling_mode_mean_tokens": False, "pooling_mode_max_tokens": True}))
-    args = ["--model", "clear", "--model_name_or_path", str(tmp_path / "bert"), "--max_train_steps", "1",
-            "--per_device_train_batch_size", "4", "--max_train_samples", "16", "--eval_split", "", *QUICK]  # fmt: skip
-    result = run_train(*args, "--output_dir", str(tmp_path / "a"), check=False)
+    result = run_train(
+        "--model", "clear", "--model_name_or_path", str(tmp_path / "bert"), "--max_train_steps", "1",
+        "--output_dir", str(tmp_path / "run"), "--max_train_samples", "16", "--eval_split", "", *QUICK, check=False,
+    )  # fmt: skip
     assert result.returncode != 0 and "pooling_mode_max_tokens" in result.stderr and '{"pooling": "mean"}' in result.stderr
-    run_train(*args, "--output_dir", str(tmp_path / "b"), "--model_config", '{"pooling": "mean"}')
-    assert CLEARModel.from_pretrained(tmp_path / "b").config.pooling == "mean"
+    assert not (tmp_path / "run" / "model.safetensors").exists()
 
 
 @pytest.mark.minilm
@@ -244,7 +265,8 @@ def test_clear_adapts_minilm_and_reports_sts_b_next_to_the_start(tmp_path):
     out = tmp_path / "adapted"
     run_train(
         "--config", str(REPO_ROOT / "configs" / "clear_adapt_minilm.yaml"), "--output_dir", str(out), "--max_train_steps", "2",
-        "--per_device_train_batch_size", "8", "--max_train_samples", "200", "--max_eval_samples", "100", *QUICK, timeout=600,
+        "--per_device_train_batch_size", "8", "--max_train_samples", "100", "--max_eval_samples", "60", "--sts_splits", "validation",
+        *QUICK, timeout=600,
     )  # fmt: skip
     results = json.loads((out / "eval_results.json").read_text())
     assert results["start_model_sts_validation_spearman"] > 70  # MiniLM is a real sentence encoder

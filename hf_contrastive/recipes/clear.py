@@ -380,10 +380,12 @@ class CLEARRecipe:
         results = {
             "data": {"dataset_name": self.dataset_name, **describe_source(self.dataset_name, rows, "texts"), **self.data.describe()},
             "heldout_indices": self.data.heldout_indices,
-            "sentence_similarity": {
-                "dataset": self.sts_dataset,
-                "hub_id": STSB_HUB_ID if self.sts_dataset == STSB_NAME else _hub_id(self.sts_dataset),
-                "pairs": {split: len(pairs) for split, pairs in self.sts_pairs.items()},
+            "evaluation": {  # (what is scored, not what is trained: a resume may change it)
+                "sentence_similarity": {
+                    "dataset": self.sts_dataset,
+                    "hub_id": STSB_HUB_ID if self.sts_dataset == STSB_NAME else _hub_id(self.sts_dataset),
+                    "pairs": {split: len(pairs) for split, pairs in self.sts_pairs.items()},
+                },
             },
         }
         if self.adapting:

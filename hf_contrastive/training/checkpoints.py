@@ -92,6 +92,7 @@ def resume_fingerprint(recipe: Any, model_config: Any, training: dict[str, Any])
     hash), the model config's settings, and the `training` values that change the result."""
     record = dict(recipe.train_results())
     heldout = record.pop("heldout_indices", None)
+    record.pop("evaluation", None)  # what the evaluation scores (e.g. CLEAR's sentence pairs) does not change training
     data = dict(record.get("data", {}))
     if data.get("dataset_name") and Path(data["dataset_name"]).exists():  # ./d and /abs/d are one data set
         data["dataset_name"] = str(Path(data["dataset_name"]).resolve())
