@@ -32,19 +32,21 @@ def free_port() -> int:
 
 
 def accelerate_launch(
-    script: Path, *args: str, num_processes: int = 2, timeout: float = 300, env: dict | None = None, cwd: Path = REPO_ROOT
-) -> subprocess.CompletedProcess:
+    script: Path, *args: str, num_processes: int = 2, timeout: float = 300, env: dict | None = None, cwd: Path = REPO_ROOT,
+    config_file: Path | None = None,
+) -> subprocess.CompletedProcess:  # fmt: skip
     """Run ``script`` under ``accelerate launch`` with ``num_processes`` real CPU processes (gloo).
 
     ``ACCELERATE_USE_CPU=1`` together with ``--multi_gpu`` is what makes accelerate start a
-    MULTI_CPU run; either alone silently runs single-process (ENVIRONMENT.md). Tests must still
+    MULTI_CPU run; either alone silently runs single-process (ENVIRONMENT.md). With `config_file`
+    (a multi-GPU accelerate config), the file takes `--multi_gpu`'s place. Tests must still
     assert the world size the script saw.
     """
     env = dict(os.environ, ACCELERATE_USE_CPU="1", OMP_NUM_THREADS="1", PYTHONPATH=str(REPO_ROOT), **(env or {}))
+    topology = ["--config_file", str(config_file)] if config_file else ["--multi_gpu", "--num_machines", "1", "--dynamo_backend", "no"]
     command = [
-        sys.executable, "-m", "accelerate.commands.launch",
-        "--multi_gpu", "--num_processes", str(num_processes), "--num_machines", "1",
-        "--mixed_precision", "no", "--dynamo_backend", "no",
+        sys.executable, "-m", "accelerate.commands.launch", *topology,
+        "--num_processes", str(num_processes), "--mixed_precision", "no",
         "--main_process_ip", "127.0.0.1", "--main_process_port", str(free_port()),
         str(script), *args,
     ]  # fmt: skip

@@ -474,3 +474,29 @@ def test_a_signal_stops_the_worker_with_a_checkpoint_and_the_way_to_resume(tmp_p
     if target == "launcher":  # (one resume shows the checkpoint is resumable)
         run_train("--output_dir", str(out), *LONG_RUN, "--resume_from_checkpoint", "latest")
         assert json.loads((out / "train_results.json").read_text())["steps"] == 200
+
+
+# ---------------------------------------------------------------- 9. checkpoint rotation (issue 13)
+
+
+def test_checkpoints_total_limit_keeps_the_newest_and_never_the_resumed_one_or_one_being_written(tmp_path):
+    """--checkpoints_total_limit N keeps the newest N complete checkpoints, and never deletes the
+    checkpoint the run resumed from, the one it just wrote, nor a `.tmp-` one in progress."""
+    out = tmp_path / "run"
+    rotate = ["--output_dir", str(out), *RUN]
+    rotate[rotate.index("--max_train_steps") + 1] = "5"
+    run_train(*rotate, "--checkpoints_total_limit", "2", "--eval_split", "none")
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step_4", "step_5"]
+
+    # resume from an older checkpoint, with a write in progress beside it, keeping 1
+    shutil.rmtree(out / "checkpoints" / "step_5")
+    in_progress = out / "checkpoints" / ".tmp-step_9"
+    in_progress.mkdir()
+    (out / "README.md").unlink(missing_ok=True)
+    run_train(*rotate, "--checkpoints_total_limit", "1", "--eval_split", "none", "--resume_from_checkpoint", str(out / "checkpoints" / "step_4"))
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [".tmp-step_9", "step_4", "step_5"]
+
+
+def test_checkpoints_total_limit_must_be_at_least_one(tmp_path):
+    result = run_train("--output_dir", str(tmp_path / "run"), *RUN, "--checkpoints_total_limit", "0", check=False)
+    assert result.returncode != 0 and "--checkpoints_total_limit must be >= 1" in result.stderr

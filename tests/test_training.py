@@ -22,11 +22,15 @@ from hf_contrastive.training import COMPLETE_MARKER
 QUICK = ["--report_to", "none", "--per_device_eval_batch_size", "128"]
 
 
-def test_simclr_default_recipe_runs_with_two_processes(tmp_path):
+def test_simclr_default_recipe_runs_with_two_processes_from_the_shipped_ddp_config(tmp_path):
+    """SimCLR's default recipe on 2 CPU processes, launched with configs/accelerate/ddp_8gpu_bf16.yaml
+    (its process count and precision overridden on the command line, as its comment says a CPU
+    check does): the global batch spans both processes."""
     out = tmp_path / "simclr"
     accelerate_launch(
         TRAIN, "--output_dir", str(out), "--max_train_steps", "3", "--per_device_train_batch_size", "16",
         "--model_config", TINY_SIMCLR, "--max_train_samples", "256", "--max_eval_samples", "200", *QUICK,
+        config_file=REPO_ROOT / "configs" / "accelerate" / "ddp_8gpu_bf16.yaml",
     )  # fmt: skip
     train_results = json.loads((out / "train_results.json").read_text())
     assert train_results["num_processes"] == 2 and train_results["global_batch_size"] == 32

@@ -168,6 +168,13 @@ class ContrastiveTrainingArguments:
     checkpointing_steps: Optional[str] = field(
         default=None, metadata={"help": "Save a resumable checkpoint every N optimiser steps, or 'epoch'."}
     )
+    checkpoints_total_limit: Optional[int] = field(
+        default=None,
+        metadata={
+            "help": "Keep only the newest N complete checkpoints: older ones are deleted after each save, never the "
+            "one this run resumed from nor one still being written. Default: keep all."
+        },
+    )
     resume_from_checkpoint: Optional[str] = field(
         default=None, metadata={"help": "A checkpoint folder, or 'latest' for the newest complete one in output_dir."}
     )
@@ -290,7 +297,7 @@ def parse_arguments(
         "gradient_accumulation_steps": args.gradient_accumulation_steps, "per_device_train_batch_size": args.per_device_train_batch_size,
         "per_device_eval_batch_size": args.per_device_eval_batch_size, "max_train_steps": args.max_train_steps,
         "logging_steps": args.logging_steps, "eval_steps": args.eval_steps, "max_train_samples": data_args.max_train_samples,
-        "max_eval_samples": data_args.max_eval_samples,
+        "max_eval_samples": data_args.max_eval_samples, "checkpoints_total_limit": args.checkpoints_total_limit,
     }  # fmt: skip
     for name, value in at_least_one.items():
         if value is not None and value < 1:

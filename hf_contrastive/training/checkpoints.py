@@ -1,5 +1,6 @@
 """Resumable checkpoints: written under a temporary name and renamed once complete, so a kill at
-any moment leaves either no `step_N` folder or a complete one; found again by `latest`.
+any moment leaves either no `step_N` folder or a complete one; found again by `latest`; with
+`--checkpoints_total_limit N`, only the newest N complete ones are kept.
 
 Each checkpoint's completion marker records the run's *fingerprint*: the resolved options that
 change the result (recipe, data, batch per process and processes, seed, optimiser, schedule, model
@@ -26,9 +27,13 @@ def checkpoint_dir(output_dir: str) -> Path:
     return Path(output_dir) / "checkpoints"
 
 
-def save_checkpoint(accelerator: Accelerator, output_dir: str, step: int, epoch: int, fingerprint: dict) -> Path:
+def save_checkpoint(
+    accelerator: Accelerator, output_dir: str, step: int, epoch: int, fingerprint: dict,
+    total_limit: Optional[int] = None, resumed_from: Optional[Path] = None,
+) -> Path:  # fmt: skip
     """`accelerator.save_state` into `checkpoints/.tmp-step_N`, then a completion marker (step,
-    epoch and the run's `fingerprint`), then an atomic rename to `checkpoints/step_N`."""
+    epoch and the run's `fingerprint`), then an atomic rename to `checkpoints/step_N`; with
+    `total_limit`, then `rotate_checkpoints`."""
     final = checkpoint_dir(output_dir) / f"step_{step}"
     temporary = checkpoint_dir(output_dir) / f".tmp-step_{step}"
     if accelerator.is_main_process and temporary.exists():
@@ -41,25 +46,45 @@ def save_checkpoint(accelerator: Accelerator, output_dir: str, step: int, epoch:
         if final.exists():
             shutil.rmtree(final)
         os.replace(temporary, final)
+        if total_limit is not None:
+            rotate_checkpoints(output_dir, total_limit, keep_also=[final] + ([resumed_from] if resumed_from else []))
     accelerator.wait_for_everyone()
     return final
+
+
+def complete_checkpoints(output_dir: str) -> list[Path]:
+    """The complete `step_N` checkpoints, oldest (smallest N) first; `.tmp-*` ones are not listed."""
+    found = []
+    for path in checkpoint_dir(output_dir).glob("step_*"):
+        match = CHECKPOINT_PATTERN.match(path.name)
+        if match and (path / COMPLETE_MARKER).exists():
+            found.append((int(match.group(1)), path))
+    return [path for _, path in sorted(found)]
+
+
+def rotate_checkpoints(output_dir: str, total_limit: int, keep_also: list[Path]) -> list[Path]:
+    """`--checkpoints_total_limit`: delete the oldest complete checkpoints beyond the newest
+    `total_limit`, never one in `keep_also` (the one just written, the one this run resumed from)
+    and never a `.tmp-` one being written; returns what was deleted."""
+    kept = {path.resolve() for path in keep_also}
+    complete = complete_checkpoints(output_dir)
+    deleted = [path for path in complete[: max(len(complete) - total_limit, 0)] if path.resolve() not in kept]
+    for path in deleted:
+        shutil.rmtree(path)
+    return deleted
 
 
 def find_checkpoint(output_dir: str, resume_from_checkpoint: str) -> Path:
     """The checkpoint to resume from: `latest` is the complete `step_N` with the largest N
     (incomplete `.tmp-*` folders are never used)."""
     if resume_from_checkpoint == "latest":
-        candidates = []
-        for path in checkpoint_dir(output_dir).glob("step_*"):
-            match = CHECKPOINT_PATTERN.match(path.name)
-            if match and (path / COMPLETE_MARKER).exists():
-                candidates.append((int(match.group(1)), path))
+        candidates = complete_checkpoints(output_dir)
         if not candidates:
             raise FileNotFoundError(
                 f"--resume_from_checkpoint latest: no complete checkpoint in {checkpoint_dir(output_dir)}. "
                 "Start without --resume_from_checkpoint, or give a checkpoint folder."
             )
-        return max(candidates)[1]
+        return candidates[-1]
     path = Path(resume_from_checkpoint)
     if not (path / COMPLETE_MARKER).exists():
         raise FileNotFoundError(

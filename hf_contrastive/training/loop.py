@@ -76,6 +76,7 @@ class TrainingRun:
     guard: Optional[DivergenceGuard] = None
     completed_steps: int = 0
     finished_before: bool = False
+    resumed_from: Optional[Path] = None  # the checkpoint this run resumed from (never rotated away)
     start_epoch: int = 0
     resume_micro_steps: int = 0
     history: list = field(default_factory=list)
@@ -233,6 +234,7 @@ def resume(run: TrainingRun) -> None:
     as it is (`run.finished_before`)."""
     args, accelerator = run.args, run.accelerator
     path = find_checkpoint(args.output_dir, args.resume_from_checkpoint)
+    run.resumed_from = path
     marker = read_marker(path)
     if "fingerprint" not in marker and not args.ignore_resume_mismatch:
         raise ValueError(
@@ -314,11 +316,11 @@ def train_epoch(run: TrainingRun, epoch: int) -> None:
         last = run.completed_steps >= run.max_train_steps
         saved = bool(run.checkpointing_every) and (run.completed_steps % run.checkpointing_every == 0 or last)
         if saved:
-            save_checkpoint(accelerator, args.output_dir, run.completed_steps, epoch, run.fingerprint)
+            _save_checkpoint(run, epoch)
         stop = run.signals.requested_anywhere(accelerator) if run.signals else None
         if stop:  # every process stops at this step, with its checkpoint
             if not saved:
-                save_checkpoint(accelerator, args.output_dir, run.completed_steps, epoch, run.fingerprint)
+                _save_checkpoint(run, epoch)
             raise StopRequested(stop, run.completed_steps)
         if args.eval_steps and run.completed_steps % args.eval_steps == 0 and run.completed_steps < run.max_train_steps:
             periodic = run.recipe.evaluate(accelerator.unwrap_model(model), baselines=False) if accelerator.is_main_process else {}
@@ -328,7 +330,15 @@ def train_epoch(run: TrainingRun, epoch: int) -> None:
         if run.completed_steps >= run.max_train_steps:
             break
     if args.checkpointing_steps == "epoch":
-        save_checkpoint(accelerator, args.output_dir, run.completed_steps, epoch, run.fingerprint)
+        _save_checkpoint(run, epoch)
+
+
+def _save_checkpoint(run: TrainingRun, epoch: int) -> None:
+    args = run.args
+    save_checkpoint(
+        run.accelerator, args.output_dir, run.completed_steps, epoch, run.fingerprint,
+        total_limit=args.checkpoints_total_limit, resumed_from=run.resumed_from,
+    )  # fmt: skip
 
 
 def finish(run: TrainingRun) -> dict:
