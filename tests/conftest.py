@@ -56,6 +56,26 @@ def accelerate_launch(
     return result
 
 
+def accelerate_launch_two_machines(script: Path, *args: str, output_dirs: tuple[Path, Path], timeout: float = 300) -> None:
+    """Run ``script`` as two "machines" of one process each over loopback (`--num_machines 2
+    --machine_rank R`, ENVIRONMENT.md), each with its own ``--output_dir``: machines that share no disk."""
+    env = dict(os.environ, ACCELERATE_USE_CPU="1", OMP_NUM_THREADS="1", PYTHONPATH=str(REPO_ROOT))
+    port = str(free_port())
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_machines", "2", "--machine_rank", str(rank),
+             "--num_processes", "2", "--main_process_ip", "127.0.0.1", "--main_process_port", port, "--mixed_precision", "no",
+             "--dynamo_backend", "no", str(script), "--output_dir", str(output_dirs[rank]), *args],
+            env=env, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        for rank in (0, 1)
+    ]
+    errors = [process.communicate(timeout=timeout)[1] for process in processes]
+    for rank, (process, error) in enumerate(zip(processes, errors)):
+        if process.returncode != 0:
+            pytest.fail(f"machine {rank} failed ({process.returncode}):\n{error[-6000:]}")
+
+
 WITHOUT_PACKAGE_PREAMBLE = '''
 import importlib.abc, json, sys
 

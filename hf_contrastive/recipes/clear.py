@@ -12,6 +12,7 @@ from typing import Any, Optional
 import torch
 from accelerate import Accelerator
 from accelerate.logging import get_logger
+from accelerate.utils import broadcast_object_list
 from torch import nn
 from transformers import AutoModel, AutoModelForMaskedLM, AutoTokenizer
 from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING
@@ -239,16 +240,28 @@ class CLEARRecipe:
             tokenizer = AutoTokenizer.from_pretrained(name)
             add_del_token(tokenizer)
             return tokenizer
-        # Train once, on the main process, and save: the WordPiece trainer is not repeatable, so a
-        # resumed run (and every other process) must read the same vocabulary.
+        # The WordPiece trainer is not repeatable, so the vocabulary is trained once, by the main
+        # process, and handed to every process over the process group (machines need not share a
+        # disk); each machine's local main process writes it into its own output folder, where a
+        # resumed run reads it back.
         folder = Path(self.args.output_dir) / TOKENIZER_FOLDER
-        if self.accelerator.is_main_process and not (folder / "tokenizer.json").exists():
-            tokenizer = train_wordpiece_tokenizer(
-                self.train_dataset[self.text_column], vocab_size=self.model_args.vocab_size or self.defaults.vocab_size,
-                model_max_length=self.max_seq_length,
-            )  # fmt: skip
-            tokenizer.save_pretrained(folder)
-        self.accelerator.wait_for_everyone()
+        accelerator = self.accelerator
+        files = [None]
+        if accelerator.is_main_process:
+            if not (folder / "tokenizer.json").exists():
+                tokenizer = train_wordpiece_tokenizer(
+                    self.train_dataset[self.text_column], vocab_size=self.model_args.vocab_size or self.defaults.vocab_size,
+                    model_max_length=self.max_seq_length,
+                )  # fmt: skip
+                tokenizer.save_pretrained(folder)
+            files = [{path.name: path.read_bytes() for path in folder.iterdir() if path.is_file()}]
+        if accelerator.num_processes > 1:
+            broadcast_object_list(files)
+        if accelerator.is_local_main_process and not accelerator.is_main_process and not (folder / "tokenizer.json").exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, content in files[0].items():
+                (folder / name).write_bytes(content)
+        accelerator.wait_for_everyone()
         return AutoTokenizer.from_pretrained(folder)
 
     def _model(self, overrides: dict) -> CLEARForPreTraining:
