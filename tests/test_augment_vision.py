@@ -420,6 +420,7 @@ def test_crop_sampler_matches_torchvision():
     assert boxes.tolist() == [expected] * 5
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_batched_on_gpu_matches_cpu():
     """With the same (CPU) generator seed the GPU draws the same parameters and the same views."""
