@@ -286,3 +286,17 @@ def test_clear_adapts_minilm_and_reports_sts_b_next_to_the_start(tmp_path):
     assert f"{results['sts_validation_spearman']:.2f}" in card and f"{results['start_model_sts_validation_spearman']:.2f}" in card
     assert "base_model: sentence-transformers/all-MiniLM-L6-v2" in card and "type: sentence-transformers/stsb" in card
     assert "site-packages" not in card
+
+
+@pytest.mark.parametrize(
+    ("device", "requested", "cores", "processes", "expected"),
+    [("cpu", None, 16, 2, (0, False)), ("cpu", 3, 16, 2, (3, False)), ("cuda", None, 16, 1, (8, True)),
+     ("cuda", None, 16, 8, (1, True)), ("cuda", None, 2, 4, (0, True)), ("cuda", 0, 64, 1, (0, True))],
+)  # fmt: skip
+def test_data_loader_defaults_are_gpu_ready_and_leave_the_cpu_and_the_users_value_alone(device, requested, cores, processes, expected):
+    """Property: on CUDA the loader gets worker processes (the cores per process minus one, at most
+    8) and pinned memory; on the CPU nothing changes (no workers, no pinning); a given
+    --dataloader_num_workers is kept."""
+    from hf_contrastive.training.hardware import loader_settings
+
+    assert loader_settings(device, requested, cores, processes) == expected

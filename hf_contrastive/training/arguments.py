@@ -120,7 +120,10 @@ class DataArguments:
         default="validation",
         metadata={"help": "CLEAR: the --sts_dataset splits to score, comma-separated, e.g. 'validation,test'."},
     )
-    dataloader_num_workers: int = field(default=0, metadata={"help": "Data-loader worker processes."})
+    dataloader_num_workers: Optional[int] = field(
+        default=None,
+        metadata={"help": "Data-loader worker processes; default: none on the CPU, on CUDA the machine's cores per process minus one (at most 8)."},
+    )
 
 
 @dataclass

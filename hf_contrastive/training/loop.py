@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -45,6 +44,7 @@ from .checkpoints import (
     find_checkpoint, load_checkpoint, read_marker, resume_fingerprint, resume_mismatches, save_checkpoint, truncate_log,
 )  # fmt: skip
 from .guards import DivergenceGuard
+from .hardware import describe_hardware, loader_settings
 from .output_folder import finished_run_step, prepare_output_dir
 from .stopping import StopRequested, StopSignals, stop_with_launcher
 
@@ -83,22 +83,6 @@ class TrainingRun:
     start_time: float = field(default_factory=time.time)
     progress: Any = None
     signals: Optional[StopSignals] = None
-
-
-def describe_hardware(accelerator: Accelerator) -> str:
-    """What the run ran on, for train_results.json and the model card: GPUs by name, or the CPU."""
-    if accelerator.device.type == "cuda":
-        return f"{accelerator.num_processes} x {torch.cuda.get_device_name(accelerator.device)}"
-    if accelerator.device.type != "cpu":
-        return f"{accelerator.num_processes} x {accelerator.device.type}"
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")), cpu)
-    return (
-        f"{accelerator.num_processes} CPU process(es) x {torch.get_num_threads()} thread(s), {cpu} "
-        f"({os.cpu_count()} logical cores)"
-    )
 
 
 def step_seed(seed: int, process_index: int, micro_step: int) -> int:
@@ -172,13 +156,18 @@ def setup(
             f"({args.per_device_train_batch_size} x {accelerator.num_processes} processes = {global_batch}); "
             "lower --per_device_train_batch_size."
         )
+    local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", accelerator.num_processes))  # (set by the launcher per machine)
+    workers, pin_memory = loader_settings(accelerator.device.type, options.get("dataloader_num_workers"), os.cpu_count() or 1, local_processes)
+    if options.get("dataloader_num_workers") is None and workers:
+        logger.info(f"dataloader_num_workers {workers}: on CUDA, the machine's cores per process minus one (at most 8)", main_process_only=True)
     train_loader = DataLoader(
         recipe.train_dataset,
         batch_size=args.per_device_train_batch_size,
         shuffle=True,
         drop_last=True,  # a contrastive batch's size sets its number of negatives: keep it constant
         collate_fn=recipe.collate,
-        num_workers=options.get("dataloader_num_workers", 0),
+        num_workers=workers,
+        pin_memory=pin_memory,
     )
     optimizer, peak_lr = build_optimizer(model, args, global_batch)
     steps_per_epoch = math.ceil(len(train_loader) / accelerator.num_processes / args.gradient_accumulation_steps)
@@ -365,6 +354,7 @@ def finish(run: TrainingRun) -> dict:
             "mixed_precision": accelerator.mixed_precision,
             "hardware": describe_hardware(accelerator),
             "device_type": accelerator.device.type,
+            "dataloader_num_workers": run.train_loader.num_workers,
             **recipe.train_results(),
         }
         output = Path(args.output_dir)
