@@ -1,9 +1,11 @@
 """Evaluate a saved SimCLR or CLEAR model: linear probe and weighted kNN on frozen
-representations (classifier fit on the training split, scored on the evaluation split), STS
-Spearman for CLEAR with --sts_dataset, and the raw-input / untrained-encoder baselines.
+representations (classifier fit on the training split, scored on the evaluation split), for CLEAR
+sentence similarity (Spearman x 100 on --sts_dataset's --sts_splits: STS-B dev by default, or any
+scored pair set), and the raw-input / untrained-encoder baselines.
 
     python scripts/evaluate.py --model_name_or_path outputs/simclr-default
-    python scripts/evaluate.py --model_name_or_path outputs/clear-default --max_eval_samples 4000
+    python scripts/evaluate.py --model_name_or_path outputs/clear-default --max_eval_samples 4000 --sts_splits validation,test
+    python scripts/evaluate.py --model_name_or_path outputs/clear-default --sts_dataset my_pairs.csv --sts_splits train
     python scripts/evaluate.py --model_name_or_path outputs/simclr-default --dataset_name path/to/imagefolder --write_results
 
 Takes the data options of scripts/train.py (`--dataset_name`, `--eval_split`, `--image_column`, ...,
