@@ -216,13 +216,15 @@ def render_model_card(output_dir: str, repo_id: Optional[str] = None, model_name
                 )
             )
     similarity = train_results.get("evaluation", {}).get("sentence_similarity", {})
+    sts_hub_id = similarity.get("hub_id") or _hub_id_or_none(similarity.get("dataset"))
+    sts_name = _sentence_pairs_name(similarity.get("dataset"), sts_hub_id)
     sts_splits = _sts_splits(eval_results)
     for split in sts_splits:
         card_results.append(
             EvalResult(
                 task_type="sentence-similarity",
-                dataset_type=similarity.get("hub_id") or "custom",
-                dataset_name=similarity.get("dataset") or "sentence pairs",
+                dataset_type=sts_hub_id or "custom",
+                dataset_name=sts_name,
                 dataset_split=split,
                 metric_type="spearman_cosine",
                 metric_name="Spearman correlation of the cosine similarity (x 100)",
@@ -291,7 +293,7 @@ def render_model_card(output_dir: str, repo_id: Optional[str] = None, model_name
         evaluation_table=_evaluation_table(eval_results, baseline_name),
         probe="linear_accuracy" in eval_results,
         sts_table=_sts_table(eval_results, sts_splits) if sts_splits else None,
-        sts_dataset="the STS benchmark (STS-B)" if similarity.get("dataset") == "stsb" else escape_markdown(similarity.get("dataset") or ""),
+        sts_dataset=escape_markdown(sts_name),
         sts_pairs=", ".join(f"{split} {count:,}" for split, count in similarity.get("pairs", {}).items()),
         start_model=escape_markdown(train_results.get("start_model", {}).get("name") or ""),
         loss_curve=LOSS_CURVE if (folder / LOSS_CURVE).exists() else None,
@@ -460,6 +462,14 @@ def _hub_id_or_none(name: Optional[str]) -> Optional[str]:
     except HFValidationError:
         return None
     return name
+
+
+def _sentence_pairs_name(dataset: Optional[str], hub_id: Optional[str]) -> str:
+    """How the card names the sentence-pair set: STS-B, its Hub id, or a local file by its name
+    only (a card carries no path)."""
+    if dataset == "stsb":
+        return "the STS benchmark (STS-B)"
+    return hub_id or f"a local file of sentence pairs ({Path(dataset or 'pairs').name})"
 
 
 def _split_name(evaluation_source: str) -> str:

@@ -69,11 +69,6 @@ def load_start_weights(model: CLEARForPreTraining, path: str) -> str:
     return "its encoder weights and MLM head"
 
 
-def _hub_id(name: str) -> Optional[str]:
-    """`name` when it is not a local path (a Hub data set id), else None."""
-    return None if Path(name).exists() else name
-
-
 @dataclass(frozen=True)
 class CLEARDefaults:
     """Every default of the CLEAR recipe from scratch: a 4-layer, 128-wide BERT on BBC News
@@ -396,7 +391,7 @@ class CLEARRecipe:
             "evaluation": {  # (what is scored, not what is trained: a resume may change it)
                 "sentence_similarity": {
                     "dataset": self.sts_dataset,
-                    "hub_id": STSB_HUB_ID if self.sts_dataset == STSB_NAME else _hub_id(self.sts_dataset),
+                    "hub_id": STSB_HUB_ID if self.sts_dataset == STSB_NAME else None,  # (the card tells other Hub ids)
                     "pairs": {split: len(pairs) for split, pairs in self.sts_pairs.items()},
                 },
             },
