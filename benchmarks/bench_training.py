@@ -29,7 +29,8 @@ RECIPES = {
 }
 
 
-def run(model: str, processes: int, steps: int, threads_per_process: int) -> float:
+def run(model: str, processes: int, steps: int, threads_per_process: int, extra: tuple[str, ...] = ()) -> float:
+    """The median examples/second `scripts/train.py` logged (`extra`: more options)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
         launch = [sys.executable, "-m", "accelerate.commands.launch", "--num_machines", "1", "--mixed_precision", "no",
@@ -38,7 +39,7 @@ def run(model: str, processes: int, steps: int, threads_per_process: int) -> flo
             launch += ["--multi_gpu", "--main_process_ip", "127.0.0.1", "--main_process_port", "29533"]
         command = launch + [
             str(REPO_ROOT / "scripts" / "train.py"), *RECIPES[model], "--output_dir", str(out),
-            "--max_train_steps", str(steps), "--logging_steps", "5", "--eval_split", "", "--report_to", "none",
+            "--max_train_steps", str(steps), "--logging_steps", "5", "--eval_split", "", "--report_to", "none", *extra,
         ]  # fmt: skip
         # PYTHONPATH: this checkout's package, also when another one is installed (a checkout of an older commit)
         env = dict(os.environ, ACCELERATE_USE_CPU="1", OMP_NUM_THREADS=str(threads_per_process), PYTHONPATH=str(REPO_ROOT))

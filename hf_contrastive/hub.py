@@ -248,7 +248,8 @@ def render_model_card(output_dir: str, repo_id: Optional[str] = None, model_name
     batch = train_results.get("global_batch_size")
     training_rows = [
         ("data", dataset_text),
-        ("training rows", f"{data['train_rows']:,}" if "train_rows" in data else None),
+        ("training rows", f"{data['train_rows']:,}" if data.get("train_rows") is not None
+                          else f"streamed ({data['shards']} shards)" if data.get("streamed") else None),
         ("evaluation rows", f"{data['eval_rows']:,} ({escape_markdown(evaluation_source)})" if data.get("eval_rows") else "none"),
         ("views per example", config.n_views if config.model_type == "simclr" else "2 (one augmentation of a random pair each)"),
         ("augmentations", _augmentation_text(config, args, train_results.get("views"))),

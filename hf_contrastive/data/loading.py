@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import numpy as np
-from datasets import ClassLabel, Dataset, DatasetDict, Image, Value, load_dataset, load_from_disk
+from datasets import ClassLabel, Dataset, DatasetDict, Image, IterableDataset, Value, load_dataset, load_from_disk
 from PIL import Image as PILImage
 
 from .bbc_news import load_bbc_news
@@ -33,12 +33,18 @@ AUTO_EVAL_SPLITS = ("test", "validation")
 
 @dataclass
 class TrainingData:
-    """The rows to train on, the rows to evaluate on (None: no evaluation) and how they were chosen."""
+    """The rows to train on, the rows to evaluate on (None: no evaluation) and how they were chosen.
+
+    With `--streaming` (`streaming.load_streaming_data`), `stream` is what is trained on and `train`
+    holds only its first rows, in memory, for the recipe's derived defaults and the probe's fit."""
 
     train: Dataset
     eval: Optional[Dataset]
     eval_source: str  # "split 'test'", "10% of 'train' held out (...)" or "none"
     heldout_indices: Optional[list[int]] = field(default=None, repr=False)  # rows of the training split held out
+    stream: Optional[IterableDataset] = field(default=None, repr=False)  # the training stream (--streaming)
+    stream_split: Optional[str] = None  # how the stream is split between processes
+    shuffle_buffer_size: Optional[int] = None  # the stream's shuffle buffer, rows per process
 
     def drop_rows(self, drop: Callable[[Dataset, str], tuple[Dataset, Any]], name: str) -> list[Any]:
         """Apply `drop(rows, what) -> (kept rows, what was dropped)` to the training rows and, if
@@ -51,6 +57,12 @@ class TrainingData:
         return dropped
 
     def describe(self) -> dict:
+        if self.stream is not None:
+            return {
+                "train_rows": None, "streamed": True, "shards": self.stream.num_shards, "stream_split": self.stream_split,
+                "shuffle_buffer_size": self.shuffle_buffer_size, "sample_rows": len(self.train),
+                "eval_rows": len(self.eval) if self.eval is not None else 0, "eval_source": self.eval_source,
+            }  # fmt: skip
         return {
             "train_rows": len(self.train),
             "eval_rows": len(self.eval) if self.eval is not None else 0,
@@ -110,10 +122,15 @@ def _reading(source: Path, load: Callable[[], Any]) -> Any:
         raise
 
 
+def has_text(text: Any) -> bool:
+    """Whether a text cell holds a text: not missing, empty or only whitespace."""
+    return isinstance(text, str) and bool(text.strip())
+
+
 def drop_empty_texts(dataset: Dataset, text_column: str, what: str) -> tuple[Dataset, int]:
     """`dataset` without its rows whose text is missing, empty or only whitespace, and how many
     were dropped; a data set with no text left is refused (`what` names it in the error)."""
-    kept = dataset.filter(lambda text: isinstance(text, str) and bool(text.strip()), input_columns=text_column)
+    kept = dataset.filter(has_text, input_columns=text_column)
     if len(kept) == 0:
         raise ValueError(
             f"{what} has no text: all {len(dataset):,} rows of column {text_column!r} are empty or whitespace. "
@@ -309,7 +326,7 @@ def find_column(dataset: Dataset, wanted: Optional[str], kind: str, required: bo
         candidates = named or [c for c in columns if isinstance(features[c], Value) and features[c].dtype in ("string", "large_string")]
     else:
         candidates = [c for c in columns if isinstance(features[c], ClassLabel)] or [
-            c for c in columns if c in ("label", "labels", "fine_label")
+            c for c in columns if c in ("label", "labels", "fine_label", "cls")
         ]
     if len(candidates) == 1:
         return candidates[0]
@@ -319,7 +336,7 @@ def find_column(dataset: Dataset, wanted: Optional[str], kind: str, required: bo
     raise ValueError(f"Cannot tell which column holds the {kind}s ({found}); the columns are {columns}. Set {option}.")
 
 
-def describe_source(dataset_name: str, rows: int, kind: str) -> dict:
+def describe_source(dataset_name: str, rows: Optional[int], kind: str) -> dict:
     """What a model card may say about a training source: `hub_id` (a Hub data set id, else None:
     local paths and embedded sets are never published as ids), a short `name` (never a path) and a
     `description`."""
@@ -328,5 +345,6 @@ def describe_source(dataset_name: str, rows: int, kind: str) -> dict:
     path = Path(dataset_name)
     if path.exists():
         where = "folder" if path.is_dir() else "file"
-        return {"hub_id": None, "name": f"local {where}", "description": f"a local {where} of {rows:,} {kind}"}
+        count = f"{rows:,} {kind}" if rows is not None else f"{kind}, streamed"
+        return {"hub_id": None, "name": f"local {where}", "description": f"a local {where} of {count}"}
     return {"hub_id": dataset_name, "name": dataset_name, "description": f"the Hub data set {dataset_name}"}

@@ -19,7 +19,7 @@ from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING
 from transformers.utils import logging as transformers_logging
 
 from ..augment.text import CLEARAugmenter
-from ..data.loading import NO_EVALUATION, describe_source, drop_empty_texts, find_column, first_rows, load_sentence_pairs
+from ..data.loading import NO_EVALUATION, describe_source, drop_empty_texts, find_column, first_rows, has_text, load_sentence_pairs
 from ..data.packaged import packaged_model_folder
 from ..data.sts_b import STSB_HUB_ID, STSB_NAME
 from ..data.text_collator import CLEARDataCollator
@@ -33,6 +33,7 @@ from ..modeling.modeling_clear import write_sentence_transformers_config
 from ..training.arguments import parse_json_or_mapping
 from .sources import (
     build_config, checkpoint_fields, fitting_batch_size, load_checkpoint_config, load_pretrained, load_recipe_data, merge_fields,
+    rows_to_train_on,
     sentence_transformers_pooling,
 )  # fmt: skip
 
@@ -163,13 +164,15 @@ class CLEARRecipe:
         self.dataset_name = data_args.dataset_name or self.defaults.dataset_name
         self.max_seq_length = data_args.max_seq_length or self.defaults.max_seq_length
         self.data = load_recipe_data(data_args, args.seed, self.dataset_name)
-        self.train_dataset = self.data.train
-        self.text_column = find_column(self.train_dataset, data_args.text_column, "text")
-        self.label_column = find_column(self.train_dataset, data_args.label_column, "label", required=False)
+        self.text_column = find_column(self.data.train, data_args.text_column, "text")
+        self.label_column = find_column(self.data.train, data_args.label_column, "label", required=False)
         dropped = sum(self.data.drop_rows(lambda rows, what: drop_empty_texts(rows, self.text_column, what), self.dataset_name))
-        self.train_dataset = self.data.train
         if dropped:
             logger.warning(f"Dropped {dropped:,} rows whose text is empty or only whitespace.", main_process_only=True)
+        if self.data.stream is not None:  # (a stream's empty texts are left out as they are read)
+            self.data.stream = self.data.stream.filter(has_text, input_columns=self.text_column)
+        #: what the loader iterates: the training rows, or this process's part of the stream
+        self.train_dataset = rows_to_train_on(self.data, data_args, accelerator, args.seed)
         self.sts_dataset = data_args.sts_dataset or self.defaults.sts_dataset
         self.sts_pairs = self._sentence_pairs()
 
@@ -193,16 +196,17 @@ class CLEARRecipe:
         self.training_defaults = self.defaults.training_defaults()
         if args.num_train_epochs is not None:  # the user's epochs, not the recipe's step count
             self.training_defaults.pop("max_train_steps", None)
-        if args.per_device_train_batch_size is None:
+        if args.per_device_train_batch_size is None and self.data.stream is None:
             default_batch = self.defaults.per_device_train_batch_size
-            batch = fitting_batch_size(default_batch, len(self.train_dataset), accelerator.num_processes)
+            batch = fitting_batch_size(default_batch, len(self.data.train), accelerator.num_processes)
             if batch != default_batch:
                 self.training_defaults["per_device_train_batch_size"] = batch
                 logger.info(f"per_device_train_batch_size {batch}: the recipe's {default_batch} "
-                            f"is more than the {len(self.train_dataset)} training rows hold", main_process_only=True)
+                            f"is more than the {len(self.data.train)} training rows hold", main_process_only=True)
         sts = ", ".join(f"{self.sts_dataset} {split} ({len(pairs):,} pairs)" for split, pairs in self.sts_pairs.items())
         logger.info(
-            f"Data: {self.dataset_name} ({len(self.train_dataset)} training rows; evaluation: {self.data.eval_source}; "
+            f"Data: {self.dataset_name} ({'streamed' if self.data.stream is not None else len(self.data.train)} training rows; "
+            f"evaluation: {self.data.eval_source}; "
             f"sentence similarity: {sts or 'none'}); text column {self.text_column!r}, label column {self.label_column!r}; "
             f"pooling {config.pooling}, max_seq_length {self.max_seq_length}, vocabulary {len(self.tokenizer)}.",
             main_process_only=True,
@@ -245,7 +249,7 @@ class CLEARRecipe:
         if accelerator.is_main_process:
             if not (folder / "tokenizer.json").exists():
                 tokenizer = train_wordpiece_tokenizer(
-                    self.train_dataset[self.text_column], vocab_size=self.model_args.vocab_size or self.defaults.vocab_size,
+                    self.data.train[self.text_column], vocab_size=self.model_args.vocab_size or self.defaults.vocab_size,
                     model_max_length=self.max_seq_length,
                 )  # fmt: skip
                 tokenizer.save_pretrained(folder)
@@ -334,7 +338,7 @@ class CLEARRecipe:
         probe = self.label_column is not None
         if probe:
             limit = self.data_args.max_eval_samples
-            train, test = first_rows(self.train_dataset, limit), first_rows(self.data.eval, limit)
+            train, test = first_rows(self.data.train, limit), first_rows(self.data.eval, limit)
         results: dict[str, float] = {}
         for prefix, encoder in encoders.items():
             if probe:
@@ -384,7 +388,7 @@ class CLEARRecipe:
         }  # fmt: skip
 
     def train_results(self) -> dict[str, Any]:
-        rows = len(self.train_dataset) + (len(self.data.eval) if self.data.eval is not None else 0)
+        rows = None if self.data.stream is not None else len(self.data.train) + (len(self.data.eval) if self.data.eval is not None else 0)
         results = {
             "data": {"dataset_name": self.dataset_name, **describe_source(self.dataset_name, rows, "texts"), **self.data.describe()},
             "heldout_indices": self.data.heldout_indices,

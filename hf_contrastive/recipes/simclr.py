@@ -21,6 +21,7 @@ import torch
 from accelerate import Accelerator
 from accelerate.logging import get_logger
 from torch.utils.data import DataLoader
+from datasets import Image as DatasetsImage
 from torchvision.transforms.v2 import functional as TF
 
 from ..augment.vision import BatchedSimCLRViews
@@ -31,6 +32,7 @@ from ..modeling.image_processing_simclr import match_channels, to_uint8_tensor
 from ..training.arguments import parse_json_or_mapping
 from .sources import (
     build_config, checkpoint_fields, fitting_batch_size, load_checkpoint_config, load_pretrained, load_recipe_data, merge_fields,
+    rows_to_train_on,
 )  # fmt: skip
 
 logger = get_logger(__name__)
@@ -146,15 +148,16 @@ class SimCLRRecipe:
         overrides = parse_json_or_mapping(model_args.model_config, "model_config")
         wants_labels = args.loss == "supcon" or (args.loss is None and overrides.get("loss") == "supcon")
         self.data = load_recipe_data(data_args, args.seed, self.dataset_name)
-        self.train_dataset = self.data.train
-        self.image_column = find_column(self.train_dataset, data_args.image_column, "image")
-        self.label_column = find_column(self.train_dataset, data_args.label_column, "label", required=wants_labels)
+        self.image_column = find_column(self.data.train, data_args.image_column, "image")
+        self.label_column = find_column(self.data.train, data_args.label_column, "label", required=wants_labels)
         self._drop_unreadable_images()
+        #: what the loader iterates: the training rows, or this process's part of the stream
+        self.train_dataset = rows_to_train_on(self.data, data_args, accelerator, args.seed)
 
-        self.statistics = image_statistics(self.train_dataset, self.image_column, defaults.statistics_sample, args.seed)
+        self.statistics = image_statistics(self.data.train, self.image_column, defaults.statistics_sample, args.seed)
         self.config, self.derived = self._config(overrides)
         if self.config.loss == "supcon" and self.label_column is None:
-            self.label_column = find_column(self.train_dataset, data_args.label_column, "label")  # names the fix
+            self.label_column = find_column(self.data.train, data_args.label_column, "label")  # names the fix
         path = model_args.model_name_or_path
         self.model = (
             load_pretrained(SimCLRForPreTraining, path, config=self.config) if path else SimCLRForPreTraining(self.config)
@@ -175,16 +178,17 @@ class SimCLRRecipe:
         )  # fmt: skip
         self.processor = SimCLRImageProcessor.from_simclr_config(self.config)
         self.training_defaults = defaults.training_defaults()
-        if args.per_device_train_batch_size is None:
-            batch = fitting_batch_size(defaults.per_device_train_batch_size, len(self.train_dataset), accelerator.num_processes)
+        if args.per_device_train_batch_size is None and self.data.stream is None:
+            batch = fitting_batch_size(defaults.per_device_train_batch_size, len(self.data.train), accelerator.num_processes)
             if batch != defaults.per_device_train_batch_size:
                 self.training_defaults["per_device_train_batch_size"] = self.derived["per_device_train_batch_size"] = batch
         logger.info(self._derived_line(), main_process_only=True)
 
     def _drop_unreadable_images(self) -> None:
-        """Skip the few images that cannot be read (named in the log); refuse a data set with more."""
+        """Skip the few images that cannot be read (named in the log); refuse a data set with more.
+        (With --streaming, the rows read into memory are checked; a stream's unreadable image stops
+        the run with PIL's error when its batch is made.)"""
         parts = self.data.drop_rows(lambda rows, what: drop_unreadable_images(rows, self.image_column, what), self.dataset_name)
-        self.train_dataset = self.data.train
         skipped = [file for part in parts for file in part]
         if skipped:
             logger.warning(f"Skipped {len(skipped)} unreadable image(s): {'; '.join(skipped[:10])}", main_process_only=True)
@@ -252,18 +256,25 @@ class SimCLRRecipe:
         c = self.config
         stem = "3x3 stride-1 stem" if c.cifar_stem else "ImageNet stem"
         return (
-            f"Data: {self.dataset_name} ({len(self.train_dataset)} training rows; evaluation: {self.data.eval_source}). "
+            f"Data: {self.dataset_name} ({self._training_rows()}; evaluation: {self.data.eval_source}). "
             f"From {self.statistics.sampled} sampled images ({'all grayscale' if self.statistics.grayscale else 'colour'}, "
             f"typical side {self.statistics.typical_size} px): num_channels={c.num_channels}, image_size={c.image_size}, "
             f"{stem}, view preset {self.view_preset}, mean {c.image_mean}, std {c.image_std}. Derived (not given): "
             f"{sorted(self.derived) or 'none'}; override with --num_channels, --image_size, --view_preset, --model_config."
         )
 
+    def _training_rows(self) -> str:
+        if self.data.stream is not None:
+            return f"streamed; the first {len(self.data.train):,} training rows derive the defaults"
+        return f"{len(self.data.train)} training rows"
+
     # ---- training --------------------------------------------------------------------------------------
 
     def _fixed_size_uint8(self, image: Any) -> torch.Tensor:
         """Deterministic part: channels, then shorter side to image_size and a centre crop, so a batch
         stacks; the random crop of the views then works on this image."""
+        if isinstance(image, dict):  # an encoded image of a stream (see data.streaming)
+            image = DatasetsImage().decode_example(image)
         tensor = to_uint8_tensor(image, self.config.num_channels)
         size = self.config.image_size
         if tensor.shape[-2:] != (size, size):
@@ -300,13 +311,13 @@ class SimCLRRecipe:
         training rows), every image prepared by the saved image processor; with `baselines` the
         same for this architecture untrained and the processed pixels (area-averaged to
         `raw_pixel_side` when larger)."""
-        label_column = self.label_column or find_column(self.train_dataset, self.data_args.label_column, "label", required=False)
+        label_column = self.label_column or find_column(self.data.train, self.data_args.label_column, "label", required=False)
         if self.data.eval is None or label_column is None:
             return {}
         processor = SimCLRImageProcessor.from_pretrained(preprocessor_dir) if preprocessor_dir else self.processor
         limit = self.data_args.max_eval_samples
         # each split goes through the processor once; its batches then feed every representation
-        splits = [self.processed_batches(first_rows(split, limit), processor, label_column) for split in (self.train_dataset, self.data.eval)]
+        splits = [self.processed_batches(first_rows(split, limit), processor, label_column) for split in (self.data.train, self.data.eval)]
 
         def probe(encoder, prefix: str) -> dict[str, float]:
             (train_x, train_y), (test_x, test_y) = [extract_features(encoder, batches, disable_tqdm=True) for batches in splits]
@@ -347,7 +358,7 @@ class SimCLRRecipe:
         return {**asdict(self.model_args), **asdict(self.data_args), "dataset_name": self.dataset_name}
 
     def train_results(self) -> dict[str, Any]:
-        rows = len(self.train_dataset) + (len(self.data.eval) if self.data.eval is not None else 0)
+        rows = None if self.data.stream is not None else len(self.data.train) + (len(self.data.eval) if self.data.eval is not None else 0)
         return {
             "data": {"dataset_name": self.dataset_name, **describe_source(self.dataset_name, rows, "images"), **self.data.describe()},
             "derived": self.derived,

@@ -13,21 +13,47 @@ import json
 import math
 from typing import Any, Optional
 
+from accelerate.logging import get_logger
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.utils import cached_file
 
 from ..data.loading import TrainingData, load_training_data
+from ..data.streaming import load_streaming_data, stream_for_process
+
+logger = get_logger(__name__)
 
 #: bookkeeping keys of a saved config.json that are not settings
 _BOOKKEEPING = ("transformers_version", "model_type", "architectures", "_name_or_path", "auto_map", "dtype")
 
 
 def load_recipe_data(data_args, seed: int, dataset_name: str) -> TrainingData:
-    """The training and evaluation rows of `dataset_name` as the data options (`DataArguments`) ask."""
+    """The training and evaluation rows of `dataset_name` as the data options (`DataArguments`) ask
+    (with `--streaming`, the training stream and its first rows: `data.streaming`)."""
+    if data_args.streaming:
+        if data_args.max_train_samples:
+            raise ValueError("--max_train_samples reads the first N rows of a set loaded whole; with --streaming, "
+                             "--max_train_steps says how much of the stream to train on.")  # fmt: skip
+        return load_streaming_data(
+            dataset_name, data_args.train_split, data_args.eval_split, data_args.dataset_config_name, data_args.max_eval_samples
+        )  # fmt: skip
     return load_training_data(
         dataset_name, data_args.train_split, data_args.eval_split, data_args.dataset_config_name,
         data_args.validation_split_percentage, seed, data_args.max_train_samples, data_args.label_column,
     )  # fmt: skip
+
+
+def rows_to_train_on(data: TrainingData, data_args, accelerator, seed: int) -> Any:
+    """What the training loader iterates: the training rows, or with `--streaming` this process's
+    part of the stream (its split is logged, and recorded as `data.stream_split`)."""
+    if data.stream is None:
+        return data.train
+    part, split = stream_for_process(
+        data.stream, accelerator.process_index, accelerator.num_processes, seed, data_args.shuffle_buffer_size
+    )  # fmt: skip
+    data.stream_split, data.shuffle_buffer_size = split, data_args.shuffle_buffer_size
+    logger.info(f"Streaming {data.stream.num_shards} shard(s): {split}; shuffle buffer {data_args.shuffle_buffer_size:,} rows "
+                f"(seed {seed}). Evaluation: {data.eval_source}.", main_process_only=True)  # fmt: skip
+    return part
 
 
 def fitting_batch_size(default: int, rows: int, processes: int) -> int:

@@ -92,7 +92,7 @@ class DataArguments:
     )
     image_column: Optional[str] = field(default=None, metadata={"help": "Image column; auto-detected when unambiguous."})
     text_column: Optional[str] = field(default=None, metadata={"help": "Text column; auto-detected when unambiguous."})
-    label_column: Optional[str] = field(default=None, metadata={"help": "Label column; auto-detected ('label', 'labels', a ClassLabel)."})
+    label_column: Optional[str] = field(default=None, metadata={"help": "Label column; auto-detected ('label', 'labels', 'fine_label', webdataset's 'cls', a ClassLabel)."})
     max_train_samples: Optional[int] = field(default=None, metadata={"help": "Use only the first N training examples."})
     max_eval_samples: Optional[int] = field(
         default=None, metadata={"help": "Use at most N examples of each split for the evaluation (train and test)."}
@@ -119,6 +119,19 @@ class DataArguments:
     sts_splits: str = field(
         default="validation",
         metadata={"help": "CLEAR: the --sts_dataset splits to score, comma-separated, e.g. 'validation,test'."},
+    )
+    streaming: bool = field(
+        default=False,
+        metadata={
+            "help": "Stream the data (a datasets IterableDataset: Hub sets, local folders or files, webdataset .tar "
+            "shards) instead of loading it whole; needs --max_train_steps. Each process reads its own shards when "
+            "their number divides by the processes (else every n-th row). The first 2,000 training rows are also read "
+            "into memory for the derived defaults and the probe's fit; the evaluation reads the first --max_eval_samples "
+            "(default 1,000) rows of the evaluation split, or sets that many first training rows aside."
+        },
+    )
+    shuffle_buffer_size: int = field(
+        default=10_000, metadata={"help": "--streaming: rows in the seeded shuffle buffer of each process's stream."}
     )
     dataloader_num_workers: Optional[int] = field(
         default=None,
@@ -301,6 +314,7 @@ def parse_arguments(
         "per_device_eval_batch_size": args.per_device_eval_batch_size, "max_train_steps": args.max_train_steps,
         "logging_steps": args.logging_steps, "eval_steps": args.eval_steps, "max_train_samples": data_args.max_train_samples,
         "max_eval_samples": data_args.max_eval_samples, "checkpoints_total_limit": args.checkpoints_total_limit,
+        "shuffle_buffer_size": data_args.shuffle_buffer_size,
     }  # fmt: skip
     for name, value in at_least_one.items():
         if value is not None and value < 1:

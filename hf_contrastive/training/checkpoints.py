@@ -29,10 +29,10 @@ def checkpoint_dir(output_dir: str) -> Path:
 
 def save_checkpoint(
     accelerator: Accelerator, output_dir: str, step: int, epoch: int, fingerprint: dict,
-    total_limit: Optional[int] = None, resumed_from: Optional[Path] = None,
+    total_limit: Optional[int] = None, resumed_from: Optional[Path] = None, extra: Optional[dict] = None,
 ) -> Path:  # fmt: skip
     """`accelerator.save_state` into `checkpoints/.tmp-step_N`, then a completion marker (step,
-    epoch and the run's `fingerprint`), then an atomic rename to `checkpoints/step_N`; with
+    epoch, the run's `fingerprint` and any `extra` entries, e.g. stream positions), then an atomic rename to `checkpoints/step_N`; with
     `total_limit`, then `rotate_checkpoints`."""
     final = checkpoint_dir(output_dir) / f"step_{step}"
     temporary = checkpoint_dir(output_dir) / f".tmp-step_{step}"
@@ -42,7 +42,7 @@ def save_checkpoint(
     accelerator.save_state(str(temporary))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        (temporary / COMPLETE_MARKER).write_text(json.dumps({"step": step, "epoch": epoch, "fingerprint": fingerprint}, indent=1))
+        (temporary / COMPLETE_MARKER).write_text(json.dumps({"step": step, "epoch": epoch, "fingerprint": fingerprint, **(extra or {})}, indent=1))
         if final.exists():
             shutil.rmtree(final)
         os.replace(temporary, final)

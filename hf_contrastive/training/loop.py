@@ -33,8 +33,8 @@ from typing import Any, Callable, Optional
 import torch
 from accelerate import Accelerator
 from accelerate.logging import get_logger
-from accelerate.utils import DataLoaderConfiguration, set_seed
-from torch.utils.data import DataLoader
+from accelerate.utils import DataLoaderConfiguration, gather_object, set_seed
+from torch.utils.data import DataLoader, IterableDataset
 from tqdm.auto import tqdm
 
 from ..hub import HubPushError, create_repository, push_to_hub, write_model_card
@@ -47,6 +47,7 @@ from .guards import DivergenceGuard
 from .hardware import describe_hardware, loader_settings
 from .output_folder import finished_run_step, prepare_output_dir
 from .stopping import StopRequested, StopSignals, stop_with_launcher
+from .streams import StreamPosition, stream_batches
 
 logger = get_logger(__name__)
 
@@ -83,6 +84,8 @@ class TrainingRun:
     start_time: float = field(default_factory=time.time)
     progress: Any = None
     signals: Optional[StopSignals] = None
+    stream_position: Optional[StreamPosition] = None  # --streaming: where this process is in its stream
+    make_loader: Optional[Callable[[Any], DataLoader]] = None  # --streaming: a loader for one pass
 
 
 def step_seed(seed: int, process_index: int, micro_step: int) -> int:
@@ -150,7 +153,10 @@ def setup(
     if args.sync_batchnorm and accelerator.num_processes > 1:
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     global_batch = args.per_device_train_batch_size * accelerator.num_processes
-    if len(recipe.train_dataset) < global_batch:
+    streaming = isinstance(recipe.train_dataset, IterableDataset)
+    if streaming and not args.max_train_steps:
+        raise ValueError("--streaming needs --max_train_steps: a stream has no length to count epochs in.")
+    if not streaming and len(recipe.train_dataset) < global_batch:
         raise ValueError(
             f"The training set has {len(recipe.train_dataset)} examples, fewer than one global batch "
             f"({args.per_device_train_batch_size} x {accelerator.num_processes} processes = {global_batch}); "
@@ -160,18 +166,20 @@ def setup(
     workers, pin_memory = loader_settings(accelerator.device.type, options.get("dataloader_num_workers"), os.cpu_count() or 1, local_processes)
     if options.get("dataloader_num_workers") is None and workers:
         logger.info(f"dataloader_num_workers {workers}: on CUDA, the machine's cores per process minus one (at most 8)", main_process_only=True)
-    train_loader = DataLoader(
-        recipe.train_dataset,
-        batch_size=args.per_device_train_batch_size,
-        shuffle=True,
-        drop_last=True,  # a contrastive batch's size sets its number of negatives: keep it constant
-        collate_fn=recipe.collate,
-        num_workers=workers,
-        pin_memory=pin_memory,
-    )
+    loader_options = {
+        "batch_size": args.per_device_train_batch_size,
+        "drop_last": True,  # a contrastive batch's size sets its number of negatives: keep it constant
+        "collate_fn": recipe.collate, "num_workers": workers, "pin_memory": pin_memory,
+    }  # fmt: skip
+    # a stream is already this process's part, shuffled (the recipe split it); a map-style set is
+    # shuffled by the seeded sampler and split per process by accelerate
+    train_loader = DataLoader(recipe.train_dataset, shuffle=not streaming, **loader_options)
     optimizer, peak_lr = build_optimizer(model, args, global_batch)
-    steps_per_epoch = math.ceil(len(train_loader) / accelerator.num_processes / args.gradient_accumulation_steps)
-    max_train_steps = args.max_train_steps or math.ceil(args.num_train_epochs * steps_per_epoch)
+    if streaming:  # (the whole run is one "epoch"; the stream's own passes are counted in its position)
+        steps_per_epoch = max_train_steps = args.max_train_steps
+    else:
+        steps_per_epoch = math.ceil(len(train_loader) / accelerator.num_processes / args.gradient_accumulation_steps)
+        max_train_steps = args.max_train_steps or math.ceil(args.num_train_epochs * steps_per_epoch)
     warmup_steps = int(args.warmup_ratio * max_train_steps)
     scheduler = get_cosine_schedule_with_warmup(
         optimizer, num_warmup_steps=warmup_steps * accelerator.num_processes,
@@ -179,7 +187,10 @@ def setup(
     )  # fmt: skip
     if args.torch_compile:
         model = torch.compile(model)
-    model, optimizer, train_loader, scheduler = accelerator.prepare(model, optimizer, train_loader, scheduler)
+    if streaming:
+        model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    else:
+        model, optimizer, train_loader, scheduler = accelerator.prepare(model, optimizer, train_loader, scheduler)
 
     options = {**options, **recipe.resolved_options(), **asdict(args)}
     for name in UNSAVED_OPTIONS:
@@ -198,6 +209,9 @@ def setup(
         # the reference weights are the run's start, also when it resumes
         guard=DivergenceGuard(model, accelerator, peak_lr, warmup_steps, recipe.chance_loss(global_batch)),
     )  # fmt: skip
+    if streaming:
+        run.stream_position = StreamPosition()
+        run.make_loader = lambda dataset: DataLoader(dataset, **loader_options)
     if args.resume_from_checkpoint:
         resume(run)
         if run.finished_before:
@@ -206,7 +220,8 @@ def setup(
     if run.report_to:
         accelerator.init_trackers("runs", config={k: v for k, v in options.items() if isinstance(v, (int, float, str, bool))})
     logger.info(
-        f"Training {recipe.name}: {len(recipe.train_dataset)} examples, {accelerator.num_processes} process(es), "
+        f"Training {recipe.name}: {'a stream of' if streaming else len(recipe.train_dataset)} examples, "
+        f"{accelerator.num_processes} process(es), "
         f"global batch {global_batch} x {recipe.n_views} views, {max_train_steps} steps, "
         f"{args.optimizer} peak lr {peak_lr:.4g}, precision {accelerator.mixed_precision}",
         main_process_only=True,
@@ -250,6 +265,8 @@ def resume(run: TrainingRun) -> None:
         return
     accelerator.print(f"Resuming from {path} (step {run.completed_steps} of {run.max_train_steps})")
     load_checkpoint(accelerator, path)
+    if run.stream_position is not None:
+        run.stream_position = StreamPosition(*marker["stream_positions"][accelerator.process_index])
     if accelerator.is_main_process:
         truncate_log(Path(args.output_dir, TRAINING_LOG), run.completed_steps)
     run.start_epoch = run.completed_steps // run.steps_per_epoch
@@ -277,10 +294,14 @@ def train_epoch(run: TrainingRun, epoch: int) -> None:
     """Step 2: one pass over the training data (or what remains of it after a resume)."""
     args, accelerator, model = run.args, run.accelerator, run.model
     model.train()
-    run.train_loader.set_epoch(epoch)
     resuming = epoch == run.start_epoch and run.resume_micro_steps
-    loader = accelerator.skip_first_batches(run.train_loader, run.resume_micro_steps) if resuming else run.train_loader
-    micro_step = epoch * len(run.train_loader) + (run.resume_micro_steps if resuming else 0)
+    if run.stream_position is not None:  # one endless "epoch", from where the stream was
+        loader = stream_batches(run.recipe.train_dataset, run.stream_position, args.per_device_train_batch_size, run.make_loader)
+        micro_step = run.resume_micro_steps
+    else:
+        run.train_loader.set_epoch(epoch)
+        loader = accelerator.skip_first_batches(run.train_loader, run.resume_micro_steps) if resuming else run.train_loader
+        micro_step = epoch * len(run.train_loader) + (run.resume_micro_steps if resuming else 0)
     window = {"start": time.time(), "examples": 0}
     for batch in loader:
         set_seed(step_seed(args.seed, accelerator.process_index, micro_step))
@@ -323,10 +344,12 @@ def train_epoch(run: TrainingRun, epoch: int) -> None:
 
 
 def _save_checkpoint(run: TrainingRun, epoch: int) -> None:
-    args = run.args
+    args, extra = run.args, {}
+    if run.stream_position is not None:  # every process's place in its stream, by process index
+        extra["stream_positions"] = gather_object([[run.stream_position.pass_index, run.stream_position.rows]])
     save_checkpoint(
         run.accelerator, args.output_dir, run.completed_steps, epoch, run.fingerprint,
-        total_limit=args.checkpoints_total_limit, resumed_from=run.resumed_from,
+        total_limit=args.checkpoints_total_limit, resumed_from=run.resumed_from, extra=extra,
     )  # fmt: skip
 
 
@@ -349,12 +372,14 @@ def finish(run: TrainingRun) -> dict:
             "global_batch_size": run.global_batch,
             "num_processes": accelerator.num_processes,
             "final_loss": run.history[-1]["loss"] if run.history else None,
-            "epochs": run.completed_steps / run.steps_per_epoch,
+            "epochs": run.completed_steps / run.steps_per_epoch if run.stream_position is None else None,
             "peak_learning_rate": run.peak_lr,
             "mixed_precision": accelerator.mixed_precision,
             "hardware": describe_hardware(accelerator),
             "device_type": accelerator.device.type,
             "dataloader_num_workers": run.train_loader.num_workers,
+            **({"stream_position": {"pass": run.stream_position.pass_index, "rows": run.stream_position.rows}}
+               if run.stream_position is not None else {}),
             **recipe.train_results(),
         }
         output = Path(args.output_dir)
