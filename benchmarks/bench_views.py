@@ -16,6 +16,18 @@ s = 1 and a 23 px Gaussian blur with p = 0.5), on random RGB images (32 x 32 for
 (c) ``v1-pil``: a plain ``torchvision.transforms`` (v1) pipeline of the same operations on PIL
     images (written below), in a DataLoader with 2 workers: the baseline of the ratios.
 
+Then the whole path of a training step at 224 px, from JPEG photos (500 x 375, quality 90, smooth
+random content) to two normalised views per image, decoding included:
+
+(r) ``recipe``: what ``scripts/train.py`` runs: in a DataLoader with 2 workers, decode, whole image
+    (``crop_source``), ``stack_on_canvas``; in the main process (2 torch threads),
+    ``BatchedSimCLRViews.multi_view`` with each image's size, so every crop is drawn from the whole
+    photo;
+(l) ``lightly``: lightly's ``SimCLRTransform(input_size=224)`` (the same operations, PIL per image)
+    on the decoded photo in a DataLoader with 2 workers, when lightly is installed
+    (``pip install lightly``);
+(c) the v1 PIL pipeline on the decoded photo, DataLoader with 2 workers.
+
 ``batched-cuda`` is added when a GPU is present (images already on the device, synchronised).
 Every number is the median over the repeats of one full pass over the images, after a warm-up
 (DataLoader workers are persistent: worker start-up is not timed); the repeats of the methods
@@ -27,6 +39,7 @@ batched CPU path, two OpenMP threads, suffers most from a busy machine).
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import statistics
 import sys
@@ -41,7 +54,9 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms as v1
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from hf_contrastive.augment import BatchedSimCLRViews, SimCLRViewTransform  # noqa: E402
+from hf_contrastive.augment import (  # noqa: E402
+    BatchedSimCLRViews, SimCLRViewTransform, crop_source, stack_on_canvas, to_uint8_tensor,
+)  # fmt: skip
 
 
 N_VIEWS = 2
@@ -148,6 +163,88 @@ def bench_size(preset: str, source_side: int, n_images: int, loader_batch: int, 
             print(f"  {labels[name]:<48} {results[name]:>10,.0f} views/s   x{results[name] / baseline:.2f} vs (c)")
 
 
+class Photos(Dataset):
+    """JPEG bytes -> ``transform(decoded RGB photo)`` (``transform`` None: the decoded photo)."""
+
+    def __init__(self, jpegs: list[bytes], transform=None) -> None:
+        self.jpegs, self.transform = jpegs, transform
+
+    def __len__(self) -> int:
+        return len(self.jpegs)
+
+    def __getitem__(self, index: int):
+        image = Image.open(io.BytesIO(self.jpegs[index])).convert("RGB")
+        return image if self.transform is None else self.transform(image)
+
+
+class TwoViews:
+    """``N_VIEWS`` views of one image, stacked: from a one-view transform, or from a multi-view one
+    returning a list (lightly's ``SimCLRTransform`` gives two)."""
+
+    def __init__(self, transform, multi_view: bool = False) -> None:
+        self.transform, self.multi_view = transform, multi_view
+
+    def __call__(self, image) -> torch.Tensor:
+        return torch.stack(self.transform(image) if self.multi_view else [self.transform(image) for _ in range(N_VIEWS)])
+
+
+def recipe_collate(images: list[Image.Image]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The recipe's loader part: whole images (shrunk only beyond 4x a view's pixels) on a canvas."""
+    return stack_on_canvas([crop_source(to_uint8_tensor(image, 3), 224) for image in images])
+
+
+def bench_photos(n_images: int, batch: int, repeats: int) -> None:
+    rng = np.random.default_rng(0)
+    jpegs = []
+    for _ in range(n_images):
+        small = Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)).resize((500, 375), Image.BICUBIC)
+        buffer = io.BytesIO()
+        small.save(buffer, format="JPEG", quality=90)
+        jpegs.append(buffer.getvalue())
+    transform = SimCLRViewTransform.from_preset("imagenet")
+    print(f"\n224 px views (imagenet preset) from 500 x 375 JPEG photos, decoding included, {n_images} images x "
+          f"{N_VIEWS} views, median of {repeats}:")  # fmt: skip
+
+    def loader(dataset, collate=None) -> DataLoader:
+        return DataLoader(dataset, batch_size=batch, num_workers=WORKERS, persistent_workers=True, collate_fn=collate)
+
+    torch.set_num_threads(2)
+    views = BatchedSimCLRViews.from_transform(transform)
+    recipe_loader = loader(Photos(jpegs), recipe_collate)
+
+    def recipe_pass() -> None:
+        for canvas, sizes in recipe_loader:
+            views.multi_view(canvas, n_views=N_VIEWS, sizes=sizes)
+
+    for i, _ in enumerate(recipe_loader):  # warm-up: start the workers
+        if i == 2 * WORKERS:
+            break
+    passes = {"recipe": recipe_pass, "v1-pil": loader_pass(loader(Photos(jpegs, TwoViews(v1_pipeline(transform)))))}
+    try:
+        from lightly.transforms import SimCLRTransform
+
+        passes["lightly"] = loader_pass(loader(Photos(jpegs, TwoViews(SimCLRTransform(input_size=224), multi_view=True))))
+    except ImportError:
+        print("  (lightly is not installed: pip install lightly, for its row)")
+    times: dict[str, list[float]] = {name: [] for name in passes}
+    for _ in range(repeats):
+        for name, one_pass in passes.items():
+            start = time.perf_counter()
+            one_pass()
+            times[name].append(time.perf_counter() - start)
+    results = {name: n_images * N_VIEWS / statistics.median(t) for name, t in times.items()}
+    labels = {
+        "recipe": f"(r) recipe: loader {WORKERS} workers + batched views, batch {batch}",
+        "lightly": f"(l) lightly SimCLRTransform, DataLoader {WORKERS} workers",
+        "v1-pil": f"(c) v1 PIL, DataLoader {WORKERS} workers",
+    }
+    reference = results.get("lightly", results["v1-pil"])
+    against = "(l)" if "lightly" in results else "(c)"
+    for name in ("recipe", "lightly", "v1-pil"):
+        if name in results:
+            print(f"  {labels[name]:<56} {results[name]:>8,.0f} views/s   x{results[name] / reference:.2f} vs {against}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer images and one repeat")
@@ -161,6 +258,7 @@ def main() -> None:
     start = time.perf_counter()
     bench_size("cifar", 32, 8192 // scale, loader_batch=128, batched_batch=256, repeats=repeats)
     bench_size("imagenet", 256, 768 // scale, loader_batch=32, batched_batch=32, repeats=repeats)
+    bench_photos(768 // scale, batch=32, repeats=repeats)
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     print(f"\ntotal {time.perf_counter() - start:.0f} s, load average at the end {load}")
 

@@ -25,8 +25,10 @@ from hf_contrastive.augment import (
     BatchedSimCLRViews,
     MultiViewTransform,
     SimCLRViewTransform,
+    crop_source,
     default_blur_kernel_size,
     sample_crop_boxes,
+    stack_on_canvas,
     to_uint8_tensor,
 )
 
@@ -418,6 +420,47 @@ def test_crop_sampler_matches_torchvision():
     boxes = sample_crop_boxes(5, 20, 20, scale=(1.0, 1.0), ratio=(2.0, 3.0))
     expected = [fallback["top"], fallback["left"], fallback["height"], fallback["width"]]
     assert boxes.tolist() == [expected] * 5
+
+
+def test_crop_boxes_of_images_on_a_canvas_lie_in_each_image_and_equal_the_one_size_draw():
+    """Per-sample sizes (images of several sizes on one canvas): every box lies in its own image
+    (the fallback too); the same sizes for all draw exactly the boxes of one image size."""
+    heights, widths = torch.tensor([30, 100, 20, 64] * 250), torch.tensor([100, 30, 20, 64] * 250)
+    boxes = sample_crop_boxes(1000, heights, widths, generator=torch.Generator().manual_seed(3))
+    assert (boxes[:, 0] >= 0).all() and (boxes[:, 0] + boxes[:, 2] <= heights).all()
+    assert (boxes[:, 1] >= 0).all() and (boxes[:, 1] + boxes[:, 3] <= widths).all()
+    wide = boxes[0::4]  # the 30 x 100 images: their crops cover columns 0 and 99 too
+    assert (wide[:, 1] == 0).any() and (wide[:, 1] + wide[:, 3] == 100).any()
+    for scale, ratio in (((0.08, 1.0), (3 / 4, 4 / 3)), ((1.0, 1.0), (2.0, 3.0))):  # (the second: all fallbacks)
+        one_size = sample_crop_boxes(64, 30, 100, scale, ratio, torch.Generator().manual_seed(1))
+        per_sample = sample_crop_boxes(64, torch.full((64,), 30), torch.full((64,), 100), scale, ratio, torch.Generator().manual_seed(1))
+        assert torch.equal(one_size, per_sample)
+
+
+def test_crop_source_shrinks_only_images_beyond_four_times_a_views_pixels_keeping_their_shape():
+    assert crop_source(torch.zeros(3, 200, 300, dtype=torch.uint8), 224).shape == (3, 200, 300)  # never enlarged
+    assert crop_source(torch.zeros(3, 28, 28, dtype=torch.uint8), 28).shape == (3, 28, 28)
+    big = crop_source(torch.zeros(3, 1000, 2000, dtype=torch.uint8), 224)
+    assert big.shape == (3, 316, 633) and 316 * 633 <= 4 * 224 * 224
+
+
+def test_views_of_a_wide_image_are_cropped_from_its_whole_width_and_never_see_the_padding():
+    """The bug of issue 13: the crop worked on a centre-cropped square, so a wide photo's borders
+    were never seen. A 32 x 96 image, red in its first 12 columns and blue in its last 12, grey
+    between, sits on a canvas beside a larger black image: its views show red in some and blue in
+    others, and never black (the canvas padding)."""
+    wide = torch.full((3, 32, 96), 128, dtype=torch.uint8)
+    wide[:, :, :12] = torch.tensor([255, 0, 0], dtype=torch.uint8).view(3, 1, 1)
+    wide[:, :, -12:] = torch.tensor([0, 0, 255], dtype=torch.uint8).view(3, 1, 1)
+    canvas, sizes = stack_on_canvas([wide, torch.zeros(3, 80, 100, dtype=torch.uint8)])
+    assert canvas.shape == (2, 3, 80, 100) and sizes.tolist() == [[32, 96], [80, 100]]
+    views = BatchedSimCLRViews(size=32, crop_scale=(0.08, 1.0), **{k: v for k, v in IDENTITY.items() if k not in ("crop_scale", "crop_ratio")})
+    torch.manual_seed(0)
+    pixels = views.multi_view(canvas, n_views=200, sizes=sizes)[0].permute(0, 2, 3, 1).reshape(200, -1, 3)
+    red = ((pixels[..., 0] > 0.9) & (pixels[..., 2] < 0.1)).any(dim=1)
+    blue = ((pixels[..., 2] > 0.9) & (pixels[..., 0] < 0.1)).any(dim=1)
+    assert red.sum() > 20 and blue.sum() > 20
+    assert pixels.max(dim=2).values.min() > 0.4  # every pixel of every view is red, blue or grey: no black
 
 
 @pytest.mark.cuda

@@ -12,6 +12,7 @@ from PIL import Image as PILImage
 from transformers import AutoImageProcessor, AutoModel
 
 from conftest import TINY_SIMCLR, run_train
+from hf_contrastive.augment import to_uint8_tensor
 from hf_contrastive.data import load_training_data
 from hf_contrastive.evaluation import extract_features
 from hf_contrastive.recipes import build_recipe
@@ -91,6 +92,12 @@ def test_large_rgb_images_go_to_224_with_the_imagenet_stem(tmp_path):
     recipe = recipe_for("--dataset_name", str(image_folder(tmp_path / "large", 12, (300, 200))))
     assert (recipe.config.num_channels, recipe.config.image_size, recipe.config.cifar_stem) == (3, 224, False)
     assert recipe.view_preset == "imagenet" and recipe.statistics.typical_size == 200
+    # the loader hands the views the whole 300 x 200 image (not a centre-cropped square): the
+    # random crop of every view is drawn from all of it
+    row = recipe.data.train[0]
+    batch = recipe.collate([row])
+    assert batch["sizes"].tolist() == [[200, 300]]
+    assert torch.equal(batch["images"][0], to_uint8_tensor(row[recipe.image_column], 3))
 
 
 def test_options_win_over_every_derived_value(cifar_like):

@@ -12,8 +12,10 @@ from .vision import (
     MultiViewTransform,
     RandomGaussianBlur,
     SimCLRViewTransform,
+    crop_source,
     default_blur_kernel_size,
     sample_crop_boxes,
+    stack_on_canvas,
     to_uint8_tensor,
 )
 
@@ -30,7 +32,9 @@ __all__ = [
     "PRESETS",
     "RandomGaussianBlur",
     "SimCLRViewTransform",
+    "crop_source",
     "default_blur_kernel_size",
     "sample_crop_boxes",
+    "stack_on_canvas",
     "to_uint8_tensor",
 ]

@@ -79,8 +79,10 @@ __all__ = [
     "PRESETS",
     "RandomGaussianBlur",
     "SimCLRViewTransform",
+    "crop_source",
     "default_blur_kernel_size",
     "sample_crop_boxes",
+    "stack_on_canvas",
     "to_uint8_tensor",
 ]
 
@@ -544,8 +546,8 @@ def _uniform(low: float, high: float, n: int, generator: Optional[torch.Generato
 
 def sample_crop_boxes(
     batch_size: int,
-    height: int,
-    width: int,
+    height: Union[int, Tensor],
+    width: Union[int, Tensor],
     scale: Sequence[float] = (0.08, 1.0),
     ratio: Sequence[float] = (3 / 4, 4 / 3),
     generator: Optional[torch.Generator] = None,
@@ -557,30 +559,31 @@ def sample_crop_boxes(
     SimCLR crop), vectorised: every sample draws ``attempts`` (area fraction uniform in ``scale``,
     aspect ratio log-uniform in ``ratio``) at once and keeps the first that fits in the image, its
     position uniform among the integer offsets; a sample with no fitting attempt gets the central
-    crop of the largest in-range aspect ratio, as torchvision does.
+    crop of the largest in-range aspect ratio, as torchvision does. ``height`` and ``width`` are
+    the image's, or each sample's (``(batch_size,)`` tensors: images of several sizes, each at the
+    top left of a common canvas); the same draws give the same boxes either way.
     """
     device = generator.device if generator is not None else torch.device("cpu")
+    height = torch.as_tensor(height, dtype=torch.float64, device=device).expand(batch_size)
+    width = torch.as_tensor(width, dtype=torch.float64, device=device).expand(batch_size)
     n = batch_size * attempts
-    area = height * width * _uniform(scale[0], scale[1], n, generator, device).view(batch_size, attempts)
+    area = (height * width)[:, None] * _uniform(scale[0], scale[1], n, generator, device).view(batch_size, attempts)
     log_ratio = _uniform(math.log(ratio[0]), math.log(ratio[1]), n, generator, device).view(batch_size, attempts)
     aspect = torch.exp(log_ratio)
     w = torch.round(torch.sqrt(area * aspect))
     h = torch.round(torch.sqrt(area / aspect))
-    fits = (w > 0) & (w <= width) & (h > 0) & (h <= height)
+    fits = (w > 0) & (w <= width[:, None]) & (h > 0) & (h <= height[:, None])
     first = fits.to(torch.uint8).argmax(dim=1, keepdim=True)  # index of the first fitting attempt
     w, h = w.gather(1, first).squeeze(1), h.gather(1, first).squeeze(1)
     found = fits.any(dim=1)
 
     # fallback: central crop (torchvision's rule)
     in_ratio = width / height
-    if in_ratio < min(ratio):
-        fallback_w, fallback_h = width, round(width / min(ratio))
-    elif in_ratio > max(ratio):
-        fallback_w, fallback_h = round(height * max(ratio)), height
-    else:
-        fallback_w, fallback_h = width, height
-    w = torch.where(found, w, torch.full_like(w, fallback_w))
-    h = torch.where(found, h, torch.full_like(h, fallback_h))
+    narrow, wide = in_ratio < min(ratio), in_ratio > max(ratio)
+    fallback_w = torch.where(wide, torch.round(height * max(ratio)), width)
+    fallback_h = torch.where(narrow, torch.round(width / min(ratio)), height)
+    w = torch.where(found, w, fallback_w)
+    h = torch.where(found, h, fallback_h)
 
     # uniform integer offsets in [0, H - h] x [0, W - w]
     u = torch.rand(2, batch_size, generator=generator, device=device, dtype=torch.float64)
@@ -610,9 +613,10 @@ class BatchedSimCLRViews(nn.Module):
         the same as :class:`SimCLRViewTransform`; or build it with :meth:`from_transform` /
         :meth:`from_preset`.
 
-    ``forward(images, generator=None)``: ``images`` is uint8 ``(B, C, H, W)`` with C in 1, 3, 4
-    (RGBA) or ``(B, H, W)``; all images of one batch share one size (resize or pad them to a common
-    size first). Returns float32 ``(B, num_channels, size, size)``, normalised, on the images'
+    ``forward(images, generator=None, sizes=None)``: ``images`` is uint8 ``(B, C, H, W)`` with C
+    in 1, 3, 4 (RGBA) or ``(B, H, W)``; images of several sizes go on a common canvas
+    (:func:`stack_on_canvas`), with ``sizes`` saying each one's extent, so that every crop is drawn
+    from the whole image, as SimCLR's RandomResizedCrop is. Returns float32 ``(B, num_channels, size, size)``, normalised, on the images'
     device. ``generator`` (a ``torch.Generator``) makes the draw reproducible; without it torch's
     global generator is used. The random parameters are drawn on the generator's device (CPU by
     default), so a seed gives the same views on CPU and GPU up to floating-point rounding.
@@ -673,9 +677,10 @@ class BatchedSimCLRViews(nn.Module):
         return _describe(self._params)
 
     def sample_parameters(
-        self, batch_size: int, height: int, width: int, generator: Optional[torch.Generator] = None
+        self, batch_size: int, height: Union[int, Tensor], width: Union[int, Tensor], generator: Optional[torch.Generator] = None
     ) -> dict[str, Tensor]:
-        """Every sample's random parameters, on the generator's device (CPU by default).
+        """Every sample's random parameters, on the generator's device (CPU by default); the crop
+        boxes lie within ``height`` x ``width``, the batch's image size or each sample's (tensors).
 
         Keys: ``boxes`` (B, 4) int64 (top, left, height, width); ``flip``, ``jitter``,
         ``grayscale``, ``blur`` (B,) bool; ``brightness``, ``contrast``, ``saturation``, ``hue``,
@@ -730,10 +735,14 @@ class BatchedSimCLRViews(nn.Module):
             raise ValueError(f"Empty images of shape {tuple(images.shape)}; every image needs at least one pixel.")
         return images
 
-    def forward(self, images: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
-        """``(B, C, H, W)`` uint8 -> ``(B, num_channels, size, size)`` float32 views, one per image."""
+    def forward(self, images: Tensor, generator: Optional[torch.Generator] = None, sizes: Optional[Tensor] = None) -> Tensor:
+        """``(B, C, H, W)`` uint8 -> ``(B, num_channels, size, size)`` float32 views, one per image.
+        ``sizes`` ((B, 2) rows (height, width), e.g. from :func:`stack_on_canvas`): each image is
+        that top-left part of its ``H x W`` canvas, and its crop is drawn from the whole of it."""
         images = self._check_images(images)
         batch, _, height, width = images.shape
+        if sizes is not None:
+            height, width = sizes.to(torch.float64).cpu().unbind(1)
         params = {k: v.to(images.device) for k, v in self.sample_parameters(batch, height, width, generator).items()}
         if images.device.type != "cpu":
             return self._views(images, params)
@@ -792,11 +801,49 @@ class BatchedSimCLRViews(nn.Module):
 
         return (x - self.mean_tensor) / self.std_tensor
 
-    def multi_view(self, images: Tensor, n_views: int = 2, generator: Optional[torch.Generator] = None) -> Tensor:
-        """``n_views`` independent views of every image: ``(B, n_views, num_channels, size, size)``."""
+    def multi_view(
+        self, images: Tensor, n_views: int = 2, generator: Optional[torch.Generator] = None, sizes: Optional[Tensor] = None
+    ) -> Tensor:
+        """``n_views`` independent views of every image: ``(B, n_views, num_channels, size, size)``
+        (``sizes``: see :meth:`forward`)."""
         if isinstance(n_views, bool) or not isinstance(n_views, int) or n_views < 1:
             raise ValueError(f"n_views must be a positive int (2 for SimCLR), got {n_views!r}.")
         images = self._check_images(images)
         repeated = images.repeat_interleave(n_views, dim=0)
-        views = self.forward(repeated, generator=generator)
+        sizes = sizes.repeat_interleave(n_views, dim=0) if sizes is not None else None
+        views = self.forward(repeated, generator=generator, sizes=sizes)
         return views.view(images.shape[0], n_views, *views.shape[1:])
+
+
+#: images are cut down to this many times the view's pixels before the crop (see `crop_source`)
+SOURCE_PIXELS_PER_VIEW_PIXEL = 4
+
+
+def crop_source(image: Tensor, size: int) -> Tensor:
+    """The image a view of ``size`` px is cropped from: the whole uint8 ``(C, H, W)`` image,
+    shrunk (antialiased, aspect kept) when it has more than ``SOURCE_PIXELS_PER_VIEW_PIXEL`` times
+    a view's pixels (448 x 448 for 224 px views), never enlarged. A crop of the smallest area
+    SimCLR draws (8%) of such a source still has more pixels than the view, as it has in a typical
+    ImageNet photo, while the data loader moves and crops bounded images."""
+    height, width = image.shape[-2:]
+    budget = SOURCE_PIXELS_PER_VIEW_PIXEL * size * size
+    if height * width <= budget:
+        return image
+    factor = math.sqrt(budget / (height * width))
+    return TF.resize(image, [max(1, math.floor(height * factor)), max(1, math.floor(width * factor))], antialias=True)
+
+
+def stack_on_canvas(images: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+    """uint8 ``(C, H_i, W_i)`` images of any sizes -> a ``(B, C, max H, max W)`` canvas with each
+    image at its top left, and their ``(B, 2)`` sizes (for :meth:`BatchedSimCLRViews.forward`).
+    Each image's last row and column are repeated into the padding, so that the bilinear crop at an
+    image's edge reads what it reads at the edge of an image alone (``roi_align`` clamps there)."""
+    sizes = torch.tensor([image.shape[-2:] for image in images], dtype=torch.int64)
+    height, width = (int(v) for v in sizes.max(dim=0).values)
+    canvas = torch.empty(len(images), images[0].shape[0], height, width, dtype=torch.uint8)
+    for index, image in enumerate(images):
+        h, w = image.shape[-2:]
+        canvas[index, :, :h, :w] = image
+        canvas[index, :, :h, w:] = image[:, :, w - 1 : w]
+        canvas[index, :, h:, :] = canvas[index, :, h - 1 : h, :]
+    return canvas, sizes

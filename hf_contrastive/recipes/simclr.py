@@ -22,9 +22,8 @@ from accelerate import Accelerator
 from accelerate.logging import get_logger
 from torch.utils.data import DataLoader
 from datasets import Image as DatasetsImage
-from torchvision.transforms.v2 import functional as TF
 
-from ..augment.vision import BatchedSimCLRViews
+from ..augment.vision import BatchedSimCLRViews, crop_source, stack_on_canvas
 from ..data.loading import describe_source, drop_unreadable_images, find_column, first_rows
 from ..evaluation import extract_features, probe_scores
 from ..modeling import SimCLRConfig, SimCLRForPreTraining, SimCLRImageProcessor, SimCLRModel
@@ -270,26 +269,26 @@ class SimCLRRecipe:
 
     # ---- training --------------------------------------------------------------------------------------
 
-    def _fixed_size_uint8(self, image: Any) -> torch.Tensor:
-        """Deterministic part: channels, then shorter side to image_size and a centre crop, so a batch
-        stacks; the random crop of the views then works on this image."""
+    def _source_uint8(self, image: Any) -> torch.Tensor:
+        """Deterministic part, in the loader (its workers when there are): decode, channels, and the
+        whole image shrunk only when it is much larger than a view (`crop_source`)."""
         if isinstance(image, dict):  # an encoded image of a stream (see data.streaming)
             image = DatasetsImage().decode_example(image)
-        tensor = to_uint8_tensor(image, self.config.num_channels)
-        size = self.config.image_size
-        if tensor.shape[-2:] != (size, size):
-            tensor = TF.center_crop(TF.resize(tensor, size, antialias=True), [size, size])
-        return tensor
+        return crop_source(to_uint8_tensor(image, self.config.num_channels), self.config.image_size)
 
     def collate(self, examples: list[dict]) -> dict[str, torch.Tensor]:
-        batch = {"images": torch.stack([self._fixed_size_uint8(e[self.image_column]) for e in examples])}
+        """The batch's whole images on one canvas with their sizes: each view's random crop (in
+        `make_inputs`, seeded by the step) is drawn from the whole image, as SimCLR's
+        RandomResizedCrop is, whatever its shape."""
+        images, sizes = stack_on_canvas([self._source_uint8(e[self.image_column]) for e in examples])
+        batch = {"images": images, "sizes": sizes}
         if self.config.loss == "supcon":
             batch["labels"] = torch.tensor([int(e[self.label_column]) for e in examples])
         return batch
 
     def make_inputs(self, batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
         images = batch["images"].to(device, non_blocking=True)
-        inputs = {"pixel_values": self.views.to(device).multi_view(images, n_views=self.config.n_views)}
+        inputs = {"pixel_values": self.views.to(device).multi_view(images, n_views=self.config.n_views, sizes=batch["sizes"])}
         if self.config.loss == "supcon":
             inputs["labels"] = batch["labels"].to(device)
         return inputs
