@@ -152,7 +152,7 @@ def test_corrupt_checkpoint_gives_a_clear_error(tmp_path):
     shutil.rmtree(out / "checkpoints" / "step_4")  # the newest complete checkpoint is now step 2 of 4
     for file in (out / "checkpoints" / "step_2").glob("*.safetensors"):
         file.write_bytes(b"not a safetensors file")
-    with pytest.raises(ValueError, match="may be corrupt"):
+    with pytest.raises(RuntimeError, match="may be corrupt"):
         train_here(*args, "--resume_from_checkpoint", "latest")
 
 
