@@ -300,3 +300,23 @@ def test_data_loader_defaults_are_gpu_ready_and_leave_the_cpu_and_the_users_valu
     from hf_contrastive.training.hardware import loader_settings
 
     assert loader_settings(device, requested, cores, processes) == expected
+
+
+@pytest.mark.parametrize(
+    ("requested", "environment", "cuda_bf16", "expected"),
+    [
+        (None, {"ACCELERATE_MIXED_PRECISION": "no"}, True, "bf16"),  # CUDA, nobody asked: bf16
+        (None, {}, True, "bf16"),
+        ("no", {"ACCELERATE_MIXED_PRECISION": "no"}, True, "no"),  # the user's float32 is kept
+        ("fp16", {}, True, "fp16"),
+        (None, {"ACCELERATE_MIXED_PRECISION": "fp16"}, True, None),  # the launcher's fp16: accelerate applies it
+        (None, {"ACCELERATE_MIXED_PRECISION": "no", "ACCELERATE_USE_CPU": "1"}, True, None),  # the CPU: unchanged
+        (None, {"ACCELERATE_MIXED_PRECISION": "no"}, False, None),  # no bf16 on this GPU (or no GPU)
+    ],
+)  # fmt: skip
+def test_precision_defaults_to_bf16_on_cuda_only_and_a_given_value_is_kept(requested, environment, cuda_bf16, expected):
+    """Property: bf16 autocast is the default on a CUDA device with bf16; the CPU and a value the
+    user gave (to train.py or as the launcher's fp16 / bf16) are left alone."""
+    from hf_contrastive.training.hardware import default_mixed_precision
+
+    assert default_mixed_precision(requested, environment, cuda_bf16) == expected

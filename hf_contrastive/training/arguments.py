@@ -179,7 +179,11 @@ class ContrastiveTrainingArguments:
     sync_batchnorm: bool = field(default=False, metadata={"help": "Synchronise batch norm over GPUs (SimCLR's global BN)."})
     torch_compile: bool = field(default=False, metadata={"help": "Compile the model with torch.compile."})
     mixed_precision: Optional[str] = field(
-        default=None, metadata={"help": "'no', 'fp16' or 'bf16'; default: accelerate's config / launch flag."}
+        default=None,
+        metadata={
+            "help": "'no', 'fp16' or 'bf16'; default: bf16 on a CUDA device that supports it, unless accelerate's "
+            "config / launch flag asks for fp16 or bf16; 'no' (float32) on the CPU. The losses compute in float32 either way."
+        },
     )
     checkpointing_steps: Optional[str] = field(
         default=None, metadata={"help": "Save a resumable checkpoint every N optimiser steps, or 'epoch'."}

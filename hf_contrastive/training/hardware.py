@@ -1,12 +1,13 @@
-"""What the run runs on: the hardware line of train_results.json and the card, and the data
-loader's settings for the device (worker processes, pinned memory)."""
+"""What the run runs on: the hardware line of train_results.json and the card, the default
+precision on CUDA, and the data loader's settings for the device (worker processes, pinned
+memory)."""
 
 from __future__ import annotations
 
 import os
 import platform
 from pathlib import Path
-from typing import Optional
+from typing import Mapping, Optional
 
 import torch
 from accelerate import Accelerator
@@ -37,3 +38,19 @@ def loader_settings(device_type: str, requested_workers: Optional[int], cpu_coun
     if requested_workers is not None:
         return requested_workers, on_cuda
     return (min(max(cpu_count // max(local_processes, 1) - 1, 0), 8), True) if on_cuda else (0, False)
+
+
+def default_mixed_precision(requested: Optional[str], environment: Mapping[str, str], cuda_bf16: bool) -> Optional[str]:
+    """The precision to give the Accelerator: `--mixed_precision` when the user gave it; else
+    `"bf16"` on a CUDA device that supports it (`cuda_bf16`) unless the launcher asked for a mixed
+    precision of its own (`ACCELERATE_MIXED_PRECISION` fp16 / bf16 / fp8) or the CPU
+    (`ACCELERATE_USE_CPU`); else None (accelerate's config or launch flag, "no" by default).
+    `accelerate launch` exports "no" both when its user says so and when nobody did, so a user who
+    wants float32 on CUDA says `--mixed_precision no` to scripts/train.py."""
+    if requested is not None:
+        return requested
+    if environment.get("ACCELERATE_MIXED_PRECISION", "no").lower() not in ("no", ""):
+        return None
+    if environment.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes") or not cuda_bf16:
+        return None
+    return "bf16"

@@ -44,7 +44,7 @@ from .checkpoints import (
     find_checkpoint, load_checkpoint, read_marker, resume_fingerprint, resume_mismatches, save_checkpoint, truncate_log,
 )  # fmt: skip
 from .guards import DivergenceGuard
-from .hardware import describe_hardware, loader_settings
+from .hardware import default_mixed_precision, describe_hardware, loader_settings
 from .output_folder import finished_run_step, prepare_output_dir
 from .stopping import StopRequested, StopSignals, stop_with_launcher
 from .streams import StreamPosition, stream_batches
@@ -119,9 +119,11 @@ def create_accelerator(args: ContrastiveTrainingArguments) -> Accelerator:
     """The run's accelerator; the main process also checks the output folder and, with
     `--push_to_hub`, creates the repository (a bad token fails now, not after training)."""
     report_to = None if args.report_to == "none" else args.report_to
+    cuda_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    precision = default_mixed_precision(args.mixed_precision, os.environ, cuda_bf16)
     accelerator = Accelerator(
         gradient_accumulation_steps=args.gradient_accumulation_steps,
-        mixed_precision=args.mixed_precision,
+        mixed_precision=precision,
         log_with=report_to,
         project_dir=args.output_dir,
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
@@ -135,6 +137,9 @@ def create_accelerator(args: ContrastiveTrainingArguments) -> Accelerator:
                 args.hub_model_id or Path(args.output_dir).resolve().name,
                 private=args.hub_private_repo or None, revision=args.hub_revision, token=args.hub_token,
             )  # fmt: skip
+    if precision is not None and args.mixed_precision is None:
+        logger.info("mixed_precision bf16: the default on a CUDA device with bf16 (the losses stay float32); "
+                    "--mixed_precision no trains in float32", main_process_only=True)  # fmt: skip
     accelerator.wait_for_everyone()
     return accelerator
 
