@@ -26,7 +26,8 @@ QUICK = ["--report_to", "none", "--per_device_eval_batch_size", "128"]
 def test_simclr_default_recipe_runs_with_two_processes_from_the_shipped_ddp_config(tmp_path):
     """SimCLR's default recipe on 2 CPU processes, launched with configs/accelerate/ddp_8gpu_bf16.yaml
     (its process count and precision overridden on the command line, as its comment says a CPU
-    check does): the global batch spans both processes."""
+    check does): the global batch spans both processes; on two machines without a shared disk the
+    run has the same loss at every step."""
     out = tmp_path / "simclr"
     accelerate_launch(
         TRAIN, "--output_dir", str(out), "--max_train_steps", "3", "--per_device_train_batch_size", "16",
@@ -43,6 +44,17 @@ def test_simclr_default_recipe_runs_with_two_processes_from_the_shipped_ddp_conf
     assert type(encoder) is SimCLRModel
     log = [json.loads(line) for line in (out / "training_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2, 3]
+
+    # the same run on two "machines" over loopback (one process each) with their own output folders,
+    # as machines that share no disk: the same loss at every step
+    machines = (tmp_path / "machine0", tmp_path / "machine1")
+    accelerate_launch_two_machines(
+        TRAIN, "--max_train_steps", "3", "--per_device_train_batch_size", "16", "--model_config", TINY_SIMCLR,
+        "--max_train_samples", "256", "--eval_split", "none", *QUICK, output_dirs=machines,
+    )  # fmt: skip
+    two_machines = [json.loads(line) for line in (machines[0] / "training_log.jsonl").read_text().splitlines()]
+    assert [(r["step"], r["loss"]) for r in two_machines] == [(r["step"], r["loss"]) for r in log]
+    assert json.loads((machines[0] / "train_results.json").read_text())["num_processes"] == 2
 
 
 def test_clear_default_recipe_runs_on_two_machines_without_a_shared_disk(tmp_path):
