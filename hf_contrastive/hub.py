@@ -255,6 +255,7 @@ def render_model_card(output_dir: str, repo_id: Optional[str] = None, model_name
         ("augmentations", _augmentation_text(config, args, train_results.get("views"))),
         ("loss", _loss_text(config)),
         ("global batch", f"{batch} ({processes} process(es) x {args.get('per_device_train_batch_size')})" if batch else None),
+        ("cached gradients", _cached_gradients_text(train_results.get("cached_gradients"))),
         ("optimiser", f"{args.get('optimizer')}, weight decay {args.get('weight_decay')}"),
         ("peak learning rate", _learning_rate_text(args, train_results)),
         ("schedule", f"linear warmup ({args.get('warmup_ratio')} of the steps), cosine decay"),
@@ -478,6 +479,13 @@ def _split_name(evaluation_source: str) -> str:
     if evaluation_source.startswith("split "):
         return evaluation_source.split("'")[1]
     return "held-out rows of the training split" if evaluation_source != "none" else "none"
+
+
+def _cached_gradients_text(cached: Optional[dict]) -> Optional[str]:
+    """The card's line on `--contrastive_chunk_size` (None: the row is left out, like every empty row)."""
+    if not cached:
+        return None
+    return f"chunks of {cached['chunk_size']} views (GradCache); batch norm: {cached['batch_norm']}"
 
 
 def _precision_text(train_results: dict) -> str:

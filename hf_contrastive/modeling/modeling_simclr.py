@@ -301,7 +301,17 @@ class SimCLRForPreTraining(SimCLRPreTrainedModel):
         projections = self.projection_head(representations)
         representations = representations.unflatten(0, (batch_size, n_views))
         projections = projections.unflatten(0, (batch_size, n_views))
-        loss = supervised_contrastive_loss(
+        loss = self.contrastive_loss(projections, labels)
+        if not return_dict:
+            return tuple(v for v in (loss, projections, representations, outputs.hidden_states) if v is not None)
+        return SimCLRPreTrainingOutput(
+            loss=loss, projections=projections, representations=representations, hidden_states=outputs.hidden_states
+        )
+
+
+    def contrastive_loss(self, projections: torch.Tensor, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The configured loss (NT-Xent, or SupCon with `labels`) of `projections` (batch_size, n_views, D)."""
+        return supervised_contrastive_loss(
             projections,
             labels,
             temperature=self.config.temperature,
@@ -309,11 +319,26 @@ class SimCLRForPreTraining(SimCLRPreTrainedModel):
             gather_distributed=self.config.gather_distributed,
             chunk_size=self.config.loss_chunk_size,
         )
-        if not return_dict:
-            return tuple(v for v in (loss, projections, representations, outputs.hidden_states) if v is not None)
-        return SimCLRPreTrainingOutput(
-            loss=loss, projections=projections, representations=representations, hidden_states=outputs.hidden_states
-        )
+
+    def cached_step_parts(self, pixel_values, labels: Optional[torch.Tensor] = None, **kwargs):
+        """What a cached-gradient step (GradCache; `hf_contrastive.training.gradcache`) needs: the
+        rows it embeds in chunks (every view of the batch, `(batch_size x n_views, C, H, W)`), the
+        embedding of a chunk of rows (z = g(f(x))), and the loss of all the rows' embeddings (the
+        same loss `forward` computes)."""
+        views = _stack_views(pixel_values)
+        batch_size, n_views = views.shape[:2]
+        if self.config.loss == "supcon" and labels is None:
+            raise ValueError("config.loss is 'supcon', which needs labels of shape (batch_size,); pass labels=...")
+        labels = labels if self.config.loss == "supcon" else None
+
+        def embed(rows: torch.Tensor) -> torch.Tensor:
+            return self.projection_head(self.simclr(rows, return_dict=True).pooler_output)
+
+        def loss(projections: torch.Tensor) -> SimCLRPreTrainingOutput:
+            projections = projections.unflatten(0, (batch_size, n_views))
+            return SimCLRPreTrainingOutput(loss=self.contrastive_loss(projections, labels), projections=projections)
+
+        return views.flatten(0, 1), embed, loss
 
 
 class SimCLRForImageClassification(SimCLRPreTrainedModel):

@@ -32,7 +32,7 @@ UNSAVED_OPTIONS = (
 #: training options that change the result: a checkpoint resumes only a run with the same values
 RESULT_OPTIONS = (
     "per_device_train_batch_size", "gradient_accumulation_steps", "seed", "optimizer", "weight_decay",
-    "warmup_ratio", "max_grad_norm", "sync_batchnorm",
+    "warmup_ratio", "max_grad_norm", "sync_batchnorm", "contrastive_chunk_size",
 )  # fmt: skip
 
 
@@ -178,6 +178,16 @@ class ContrastiveTrainingArguments:
     temperature: Optional[float] = field(default=None, metadata={"help": "Loss temperature; default: the config's."})
     sync_batchnorm: bool = field(default=False, metadata={"help": "Synchronise batch norm over GPUs (SimCLR's global BN)."})
     torch_compile: bool = field(default=False, metadata={"help": "Compile the model with torch.compile."})
+    contrastive_chunk_size: Optional[int] = field(
+        default=None,
+        metadata={
+            "help": "SimCLR / SupCon: cached gradients (GradCache): embed the batch's views in chunks of N without "
+            "gradients, take the loss's gradient over the whole batch, then run each chunk again with gradients. Peak "
+            "memory is one chunk's activations, whatever the batch; the gradients are the un-chunked step's, except "
+            "that batch norm in training mode normalises each chunk by its own statistics (ghost batches; with "
+            "--sync_batchnorm, the chunk's across processes). Default: off (one forward pass for the whole batch)."
+        },
+    )
     mixed_precision: Optional[str] = field(
         default=None,
         metadata={
@@ -318,7 +328,7 @@ def parse_arguments(
         "per_device_eval_batch_size": args.per_device_eval_batch_size, "max_train_steps": args.max_train_steps,
         "logging_steps": args.logging_steps, "eval_steps": args.eval_steps, "max_train_samples": data_args.max_train_samples,
         "max_eval_samples": data_args.max_eval_samples, "checkpoints_total_limit": args.checkpoints_total_limit,
-        "shuffle_buffer_size": data_args.shuffle_buffer_size,
+        "shuffle_buffer_size": data_args.shuffle_buffer_size, "contrastive_chunk_size": args.contrastive_chunk_size,
     }  # fmt: skip
     for name, value in at_least_one.items():
         if value is not None and value < 1:

@@ -43,6 +43,7 @@ from .arguments import RESULT_OPTIONS, UNSAVED_OPTIONS, ContrastiveTrainingArgum
 from .checkpoints import (
     find_checkpoint, load_checkpoint, read_marker, resume_fingerprint, resume_mismatches, save_checkpoint, truncate_log,
 )  # fmt: skip
+from .gradcache import batch_norm_in_chunks, cached_gradient_step
 from .guards import DivergenceGuard
 from .hardware import default_mixed_precision, describe_hardware, loader_settings
 from .output_folder import finished_run_step, prepare_output_dir
@@ -155,6 +156,11 @@ def setup(
         if getattr(args, name) is None:
             setattr(args, name, value)
     model = recipe.model
+    if args.contrastive_chunk_size and not hasattr(model, "cached_step_parts"):
+        raise ValueError(
+            f"--contrastive_chunk_size is for SimCLR and SupCon; {recipe.name}'s step (a masked-LM pass beside the two "
+            "views) has no cached-gradient form yet. Leave the option unset."
+        )
     if args.sync_batchnorm and accelerator.num_processes > 1:
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     global_batch = args.per_device_train_batch_size * accelerator.num_processes
@@ -312,9 +318,14 @@ def train_epoch(run: TrainingRun, epoch: int) -> None:
         set_seed(step_seed(args.seed, accelerator.process_index, micro_step))
         micro_step += 1
         with accelerator.accumulate(model):
-            outputs = model(**run.recipe.make_inputs(batch, accelerator.device))
-            run.guard.check_loss(outputs.loss, run.completed_steps + 1)
-            accelerator.backward(outputs.loss)
+            inputs = run.recipe.make_inputs(batch, accelerator.device)
+            if args.contrastive_chunk_size:  # the gradients are filled in chunks (training/gradcache.py)
+                outputs = cached_gradient_step(model, inputs, args.contrastive_chunk_size, accelerator)
+                run.guard.check_loss(outputs.loss, run.completed_steps + 1)
+            else:
+                outputs = model(**inputs)
+                run.guard.check_loss(outputs.loss, run.completed_steps + 1)
+                accelerator.backward(outputs.loss)
             if accelerator.sync_gradients and args.max_grad_norm is not None:
                 accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
             run.optimizer.step()
@@ -383,6 +394,9 @@ def finish(run: TrainingRun) -> dict:
             "hardware": describe_hardware(accelerator),
             "device_type": accelerator.device.type,
             "dataloader_num_workers": run.train_loader.num_workers,
+            **({"cached_gradients": {"chunk_size": args.contrastive_chunk_size,
+                                     "batch_norm": batch_norm_in_chunks(unwrapped, args.contrastive_chunk_size)}}
+               if args.contrastive_chunk_size else {}),
             **({"stream_position": {"pass": run.stream_position.pass_index, "rows": run.stream_position.rows}}
                if run.stream_position is not None else {}),
             **recipe.train_results(),

@@ -1,0 +1,156 @@
+"""The cached-gradient step (issue 14, `hf_contrastive.training.gradcache`): in chunks, the loss and
+every parameter's gradient are those of the un-chunked step (float64 on the CPU), for NT-Xent and
+SupCon, on 1 and 2 processes; dropout masks are replayed; batch norm in training mode normalises
+each chunk by its own statistics and updates the running statistics once per chunk; the optimiser
+step after a chunked step equals the un-chunked one."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from accelerate import Accelerator
+from transformers import ViTConfig
+
+from safetensors.torch import load_file
+
+from conftest import REPO_ROOT, TINY_CLEAR, TINY_SIMCLR, accelerate_launch, train_here
+from hf_contrastive import LARS, SimCLRConfig, SimCLRForPreTraining
+from hf_contrastive.training.gradcache import cached_gradient_step
+
+ACCELERATOR = Accelerator(cpu=True)
+PIXELS = torch.randn(5, 2, 1, 16, 16, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+LABELS = torch.tensor([0, 1, 0, 1, 2])
+
+
+def vit(dropout: float = 0.0, loss: str = "ntxent") -> SimCLRConfig:
+    """A tiny ViT encoder: layer norm, no batch norm."""
+    backbone = ViTConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, image_size=16,
+                         patch_size=8, num_channels=1, hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)  # fmt: skip
+    return SimCLRConfig(backbone_config=backbone, num_channels=1, image_size=16, projection_dim=8, loss=loss)
+
+
+def resnet() -> SimCLRConfig:
+    return SimCLRConfig(**json.loads(TINY_SIMCLR))
+
+
+def model_of(config: SimCLRConfig, batch_norm_eval: bool = False) -> SimCLRForPreTraining:
+    torch.manual_seed(0)
+    model = SimCLRForPreTraining(config).double().train()
+    if batch_norm_eval:
+        for module in model.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.eval()
+    return model
+
+
+def gradients(model) -> dict[str, torch.Tensor]:
+    return {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+
+
+def assert_same_gradients(expected: dict, actual: dict) -> None:
+    assert expected.keys() == actual.keys()
+    for name in expected:
+        torch.testing.assert_close(actual[name], expected[name], rtol=1e-9, atol=1e-12, msg=name)
+
+
+def chunkwise_reference(model, inputs: dict, chunk_size: int):
+    """The un-chunked step's graph built chunk by chunk (each chunk's forward in turn, all kept):
+    the same function as the cached step when chunks differ from the whole batch (dropout masks
+    drawn per chunk, batch norm statistics per chunk)."""
+    rows, embed, loss_of = model.cached_step_parts(**inputs)
+    outputs = loss_of(torch.cat([embed(chunk) for chunk in rows.split(chunk_size)]))
+    outputs.loss.backward()
+    return outputs.loss.detach()
+
+
+@pytest.mark.parametrize(
+    "config, inputs, batch_norm_eval",
+    [(vit(), {"pixel_values": PIXELS}, False),
+     (vit(loss="supcon"), {"pixel_values": PIXELS, "labels": LABELS}, False),
+     (resnet(), {"pixel_values": PIXELS}, True)],
+    ids=["vit-ntxent", "vit-supcon", "resnet-batch-norm-eval"],
+)  # fmt: skip
+@pytest.mark.parametrize("chunk_size", [1, 3, 10])
+def test_chunked_step_has_the_loss_and_gradients_of_the_unchunked_step(config, inputs, batch_norm_eval, chunk_size):
+    model = model_of(config, batch_norm_eval)
+    loss = model(**inputs).loss
+    loss.backward()
+    expected = gradients(model)
+    model.zero_grad()
+    chunked = cached_gradient_step(model, inputs, chunk_size, ACCELERATOR)
+    torch.testing.assert_close(chunked.loss, loss.detach(), rtol=1e-12, atol=0)
+    assert_same_gradients(expected, gradients(model))
+
+
+def test_dropout_masks_of_the_first_pass_are_replayed_in_the_second():
+    """With dropout on, the cached step's gradients are those of the graph whose chunks saw the
+    same masks as its first pass; the random state after the step is as the first pass left it."""
+    model = model_of(vit(dropout=0.3))
+    torch.manual_seed(7)
+    loss = chunkwise_reference(model, {"pixel_values": PIXELS}, 3)
+    expected, after = gradients(model), torch.get_rng_state()
+    model.zero_grad()
+    torch.manual_seed(7)
+    chunked = cached_gradient_step(model, {"pixel_values": PIXELS}, 3, ACCELERATOR)
+    torch.testing.assert_close(chunked.loss, loss, rtol=1e-12, atol=0)
+    assert_same_gradients(expected, gradients(model))
+    assert torch.equal(torch.get_rng_state(), after)
+
+
+def test_batch_norm_in_training_mode_normalises_each_chunk_and_updates_its_statistics_once_per_chunk():
+    """Ghost batches: the gradients are those of a graph in which every chunk is normalised by its
+    own statistics, and the running statistics are those of one update per chunk (the first,
+    gradient-free pass leaves them alone)."""
+    reference, chunked = model_of(resnet()), model_of(resnet())
+    chunkwise_reference(reference, {"pixel_values": PIXELS}, 4)
+    cached_gradient_step(chunked, {"pixel_values": PIXELS}, 4, ACCELERATOR)
+    assert_same_gradients(gradients(reference), gradients(chunked))
+    for (name, expected), (_, actual) in zip(reference.named_buffers(), chunked.named_buffers()):
+        assert torch.equal(expected, actual), name
+    whole = model_of(resnet())
+    whole(pixel_values=PIXELS).loss.backward()
+    assert not torch.allclose(gradients(whole)["projection_head.layers.0.weight"], gradients(chunked)["projection_head.layers.0.weight"])
+
+
+def test_the_optimizer_step_after_a_chunked_step_equals_the_unchunked_one():
+    plain, chunked = model_of(vit()), model_of(vit())
+    plain(pixel_values=PIXELS).loss.backward()
+    cached_gradient_step(chunked, {"pixel_values": PIXELS}, 2, ACCELERATOR)
+    for model in (plain, chunked):
+        LARS(model.parameters(), lr=0.5, weight_decay=1e-4).step()
+    for (name, expected), (_, actual) in zip(plain.named_parameters(), chunked.named_parameters()):
+        torch.testing.assert_close(actual, expected, rtol=1e-9, atol=1e-12, msg=name)
+
+
+def test_two_processes_chunked_step_equals_their_unchunked_ddp_step(tmp_path):
+    """2 CPU processes (DDP through accelerate), each half of a global batch of 6: the cached step in
+    chunks of 3 gives every process the loss and averaged gradients of the un-chunked DDP step."""
+    accelerate_launch(REPO_ROOT / "tests" / "distributed" / "gradcache_worker.py", str(tmp_path))
+    for rank in (0, 1):
+        result = json.loads((tmp_path / f"rank{rank}.json").read_text())
+        assert result["world_size"] == 2
+        assert result["chunked"]["loss"] == pytest.approx(result["plain"]["loss"], rel=1e-12)
+        for name, expected in result["plain"]["grads"].items():
+            torch.testing.assert_close(torch.tensor(result["chunked"]["grads"][name]), torch.tensor(expected), rtol=1e-9, atol=1e-12)
+
+
+def test_a_run_in_one_chunk_trains_like_the_plain_run_and_the_card_says_what_batch_norm_did(tmp_path):
+    """scripts/train.py with --contrastive_chunk_size as large as the batch's 32 views (one chunk:
+    batch norm sees the whole batch, as without chunks) ends with the plain run's weights; the
+    results and the card record the chunking and what batch norm did; CLEAR refuses the option."""
+    run = ["--model_config", TINY_SIMCLR, "--per_device_train_batch_size", "16", "--max_train_samples", "64",
+           "--max_train_steps", "3", "--eval_split", "none", "--report_to", "none"]  # fmt: skip
+    train_here("--output_dir", str(tmp_path / "plain"), *run)
+    train_here("--output_dir", str(tmp_path / "chunked"), "--contrastive_chunk_size", "32", *run)
+    plain, chunked = (load_file(tmp_path / name / "model.safetensors") for name in ("plain", "chunked"))
+    for name in plain:
+        torch.testing.assert_close(chunked[name], plain[name], rtol=1e-4, atol=1e-5, msg=name)
+    record = json.loads((tmp_path / "chunked" / "train_results.json").read_text())["cached_gradients"]
+    assert record == {"chunk_size": 32, "batch_norm": "ghost batches: each chunk of 32 rows normalised by its own statistics"}
+    assert "chunks of 32 views (GradCache)" in (tmp_path / "chunked" / "README.md").read_text()
+    with pytest.raises(ValueError, match="--contrastive_chunk_size is for SimCLR and SupCon"):
+        train_here("--model", "clear", "--output_dir", str(tmp_path / "clear"), "--contrastive_chunk_size", "8",
+                   "--model_config", TINY_CLEAR, "--max_train_samples", "64", "--vocab_size", "300", "--sts_dataset", "none",
+                   "--eval_split", "none", "--report_to", "none")  # fmt: skip
