@@ -1,6 +1,6 @@
 """The cached-gradient step (issue 14, `hf_contrastive.training.gradcache`): in chunks, the loss and
-every parameter's gradient are those of the un-chunked step (float64 on the CPU), for NT-Xent and
-SupCon, on 1 and 2 processes; dropout masks are replayed; batch norm in training mode normalises
+every parameter's gradient are those of the un-chunked step (float64 on the CPU), for NT-Xent,
+SupCon and CLEAR (masked LM + NT-Xent), on 1 and 2 processes; dropout masks are replayed; batch norm in training mode normalises
 each chunk by its own statistics and updates the running statistics once per chunk; the optimiser
 step after a chunked step equals the un-chunked one."""
 
@@ -16,7 +16,7 @@ from transformers import ViTConfig
 from safetensors.torch import load_file
 
 from conftest import REPO_ROOT, TINY_CLEAR, TINY_SIMCLR, accelerate_launch, train_here
-from hf_contrastive import LARS, SimCLRConfig, SimCLRForPreTraining
+from hf_contrastive import LARS, CLEARConfig, CLEARForPreTraining, SimCLRConfig, SimCLRForPreTraining
 from hf_contrastive.training.gradcache import cached_gradient_step
 
 ACCELERATOR = Accelerator(cpu=True)
@@ -59,8 +59,9 @@ def chunkwise_reference(model, inputs: dict, chunk_size: int):
     """The un-chunked step's graph built chunk by chunk (each chunk's forward in turn, all kept):
     the same function as the cached step when chunks differ from the whole batch (dropout masks
     drawn per chunk, batch norm statistics per chunk)."""
-    rows, embed, loss_of = model.cached_step_parts(**inputs)
-    outputs = loss_of(torch.cat([embed(chunk) for chunk in rows.split(chunk_size)]))
+    rows, embed, loss_of, per_sample = model.cached_step_parts(chunk_size, **inputs)
+    assert per_sample == []  # (SimCLR has no per-sample term)
+    outputs = loss_of(torch.cat([embed(chunk) for chunk in rows.split(chunk_size)]), torch.zeros((), dtype=torch.float64))
     outputs.loss.backward()
     return outputs.loss.detach()
 
@@ -139,7 +140,7 @@ def test_two_processes_chunked_step_equals_their_unchunked_ddp_step(tmp_path):
 def test_a_run_in_one_chunk_trains_like_the_plain_run_and_the_card_says_what_batch_norm_did(tmp_path):
     """scripts/train.py with --contrastive_chunk_size as large as the batch's 32 views (one chunk:
     batch norm sees the whole batch, as without chunks) ends with the plain run's weights; the
-    results and the card record the chunking and what batch norm did; CLEAR refuses the option."""
+    results and the card record the chunking and what batch norm did."""
     run = ["--model_config", TINY_SIMCLR, "--per_device_train_batch_size", "16", "--max_train_samples", "64",
            "--max_train_steps", "3", "--eval_split", "none", "--report_to", "none"]  # fmt: skip
     train_here("--output_dir", str(tmp_path / "plain"), *run)
@@ -150,7 +151,42 @@ def test_a_run_in_one_chunk_trains_like_the_plain_run_and_the_card_says_what_bat
     record = json.loads((tmp_path / "chunked" / "train_results.json").read_text())["cached_gradients"]
     assert record == {"chunk_size": 32, "batch_norm": "ghost batches: each chunk of 32 rows normalised by its own statistics"}
     assert "chunks of 32 views (GradCache)" in (tmp_path / "chunked" / "README.md").read_text()
-    with pytest.raises(ValueError, match="--contrastive_chunk_size is for SimCLR and SupCon"):
-        train_here("--model", "clear", "--output_dir", str(tmp_path / "clear"), "--contrastive_chunk_size", "8",
-                   "--model_config", TINY_CLEAR, "--max_train_samples", "64", "--vocab_size", "300", "--sts_dataset", "none",
-                   "--eval_split", "none", "--report_to", "none")  # fmt: skip
+    # CLEAR trains with it too (no batch norm in a BERT)
+    train_here("--model", "clear", "--output_dir", str(tmp_path / "clear"), "--contrastive_chunk_size", "8",
+               "--model_config", TINY_CLEAR, "--max_train_samples", "64", "--vocab_size", "300", "--sts_dataset", "none",
+               "--per_device_train_batch_size", "16", "--max_train_steps", "2", "--eval_split", "none", "--report_to", "none")  # fmt: skip
+    record = json.loads((tmp_path / "clear" / "train_results.json").read_text())
+    assert record["cached_gradients"]["batch_norm"].startswith("none in the model") and record["steps"] == 2
+
+
+def clear_inputs(batch: int = 5) -> dict[str, torch.Tensor]:
+    """A CLEAR batch as the collator makes it: MLM input with 30% of tokens to predict, two views of
+    different lengths with padding."""
+    generator = torch.Generator().manual_seed(2)
+    ids = torch.randint(5, 60, (batch, 9), generator=generator)
+    labels = torch.where(torch.rand(batch, 9, generator=generator) < 0.3, ids, torch.full_like(ids, -100))
+    mask = torch.ones_like(ids)
+    mask[0, 6:] = 0
+    view_a, view_b = torch.randint(5, 60, (batch, 7), generator=generator), torch.randint(5, 60, (batch, 4), generator=generator)
+    mask_a = torch.ones_like(view_a)
+    mask_a[1, 3:] = 0
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels, "input_ids_a": view_a,
+            "attention_mask_a": mask_a, "input_ids_b": view_b, "attention_mask_b": torch.ones_like(view_b)}  # fmt: skip
+
+
+@pytest.mark.parametrize("chunk_size", [1, 4])
+def test_clears_chunked_step_has_the_loss_parts_and_gradients_of_the_unchunked_step(chunk_size):
+    """CLEAR (dropout off): the masked-LM loss in chunks of sentences and NT-Xent from cached
+    embeddings add up to the un-chunked loss, its parts and every gradient."""
+    settings = json.loads(TINY_CLEAR)
+    settings["text_config"].update(vocab_size=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    torch.manual_seed(0)
+    model = CLEARForPreTraining(CLEARConfig(**settings, mlm_weight=0.4)).double().train()
+    plain = model(**clear_inputs())
+    plain.loss.backward()
+    expected = gradients(model)
+    model.zero_grad()
+    chunked = cached_gradient_step(model, clear_inputs(), chunk_size, ACCELERATOR)
+    for part in ("loss", "mlm_loss", "contrastive_loss"):
+        torch.testing.assert_close(getattr(chunked, part).detach(), getattr(plain, part).detach(), rtol=1e-12, atol=0, msg=part)
+    assert_same_gradients(expected, gradients(model))

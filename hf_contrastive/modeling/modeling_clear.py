@@ -240,6 +240,11 @@ class CLEARProjectionHead(nn.Module):
         return self.layers(sentence_embeddings)
 
 
+def _at_least_float32(tensor: torch.Tensor) -> torch.Tensor:
+    """Half-precision logits in float32 for the loss (under autocast); float32 and float64 as they are."""
+    return tensor.float() if tensor.dtype in (torch.float16, torch.bfloat16) else tensor
+
+
 def _pad_to(tensor: torch.Tensor, length: int, value: int) -> torch.Tensor:
     if tensor.shape[1] == length:
         return tensor
@@ -300,7 +305,7 @@ class CLEARForPreTraining(CLEARPreTrainedModel):
             mlm_logits = self.lm_head(hidden[masked])
             # mean over the masked tokens; a batch with none masked (short or all-special sentences)
             # contributes 0, not 0/0
-            mlm_loss = nn.functional.cross_entropy(mlm_logits.float(), labels[masked], reduction="sum") / masked.sum().clamp_min(1)
+            mlm_loss = nn.functional.cross_entropy(_at_least_float32(mlm_logits), labels[masked], reduction="sum") / masked.sum().clamp_min(1)
 
         contrastive_loss = projections = sentence_embeddings = None
         if input_ids_a is not None and self.config.contrastive_weight > 0:
@@ -347,6 +352,67 @@ class CLEARForPreTraining(CLEARPreTrainedModel):
             sentence_embeddings=sentence_embeddings,
         )
 
+
+    def cached_step_parts(
+        self,
+        chunk_size: int,
+        input_ids: Optional[torch.Tensor] = None,
+        attention_mask: Optional[torch.Tensor] = None,
+        labels: Optional[torch.Tensor] = None,
+        input_ids_a: Optional[torch.Tensor] = None,
+        attention_mask_a: Optional[torch.Tensor] = None,
+        input_ids_b: Optional[torch.Tensor] = None,
+        attention_mask_b: Optional[torch.Tensor] = None,
+        **kwargs,
+    ):
+        """What a cached-gradient step (GradCache; `hf_contrastive.training.gradcache`) needs, for the
+        same loss as `forward`: the rows it embeds in chunks (both views, `(2 x batch_size, 2, length)`:
+        token ids and attention mask of view a's rows, then view b's), the embedding z = g(f(x)) of
+        a chunk of rows, the loss of all rows' z plus the per-sample terms, and those per-sample
+        terms: the masked-LM loss in chunks of `chunk_size` sentences, each the sum of its tokens'
+        cross entropy over all the batch's masked tokens (so the terms add up to the batch's mean)."""
+        if input_ids_a is None or input_ids_b is None or self.config.contrastive_weight <= 0:
+            raise ValueError("The cached-gradient step needs both views (input_ids_a, input_ids_b) and contrastive_weight > 0.")
+        mask_a = attention_mask_a if attention_mask_a is not None else torch.ones_like(input_ids_a)
+        mask_b = attention_mask_b if attention_mask_b is not None else torch.ones_like(input_ids_b)
+        length = max(input_ids_a.shape[1], input_ids_b.shape[1])
+        pad_id = self.config.text_config.pad_token_id or 0
+        ids = torch.cat([_pad_to(input_ids_a, length, pad_id), _pad_to(input_ids_b, length, pad_id)])
+        mask = torch.cat([_pad_to(mask_a, length, 0), _pad_to(mask_b, length, 0)])
+        rows = torch.stack([ids, mask], dim=1)
+
+        def embed(chunk: torch.Tensor) -> torch.Tensor:
+            return self.projection_head(self.clear(chunk[:, 0], attention_mask=chunk[:, 1], return_dict=True).pooler_output)
+
+        per_sample = []
+        if input_ids is not None and labels is not None and self.config.mlm_weight > 0:
+            total = (labels != -100).sum().clamp_min(1)
+            mlm_mask = attention_mask if attention_mask is not None else torch.ones_like(input_ids)
+
+            def mlm_term(part: slice) -> torch.Tensor:
+                hidden = self.clear(input_ids[part], attention_mask=mlm_mask[part], return_dict=True).last_hidden_state
+                masked = labels[part] != -100
+                logits = self.lm_head(hidden[masked])
+                cross_entropy = nn.functional.cross_entropy(_at_least_float32(logits), labels[part][masked], reduction="sum")
+                return self.config.mlm_weight * cross_entropy / total
+
+            per_sample = [
+                (lambda part=slice(start, start + chunk_size): mlm_term(part)) for start in range(0, input_ids.shape[0], chunk_size)
+            ]
+
+        def loss(projections: torch.Tensor, per_sample_total: torch.Tensor) -> CLEARPreTrainingOutput:
+            projections = torch.stack(projections.chunk(2), dim=1)
+            contrastive = supervised_contrastive_loss(
+                projections, None, temperature=self.config.temperature, base_temperature=self.config.temperature,
+                gather_distributed=self.config.gather_distributed, chunk_size=self.config.loss_chunk_size,
+            )  # fmt: skip
+            mlm_loss = per_sample_total / self.config.mlm_weight if per_sample else None
+            return CLEARPreTrainingOutput(
+                loss=self.config.contrastive_weight * contrastive + per_sample_total, mlm_loss=mlm_loss,
+                contrastive_loss=contrastive, projections=projections,
+            )  # fmt: skip
+
+        return rows, embed, loss, per_sample
 
 class CLEARForSequenceClassification(CLEARPreTrainedModel):
     """f + dropout + a linear classifier on the sentence embedding. `num_labels == 1` is

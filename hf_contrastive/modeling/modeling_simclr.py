@@ -320,11 +320,11 @@ class SimCLRForPreTraining(SimCLRPreTrainedModel):
             chunk_size=self.config.loss_chunk_size,
         )
 
-    def cached_step_parts(self, pixel_values, labels: Optional[torch.Tensor] = None, **kwargs):
+    def cached_step_parts(self, chunk_size: int, pixel_values, labels: Optional[torch.Tensor] = None, **kwargs):
         """What a cached-gradient step (GradCache; `hf_contrastive.training.gradcache`) needs: the
         rows it embeds in chunks (every view of the batch, `(batch_size x n_views, C, H, W)`), the
-        embedding of a chunk of rows (z = g(f(x))), and the loss of all the rows' embeddings (the
-        same loss `forward` computes)."""
+        embedding of a chunk of rows (z = g(f(x))), the loss of all the rows' embeddings (the
+        same loss `forward` computes) and the per-sample loss terms (none)."""
         views = _stack_views(pixel_values)
         batch_size, n_views = views.shape[:2]
         if self.config.loss == "supcon" and labels is None:
@@ -334,11 +334,11 @@ class SimCLRForPreTraining(SimCLRPreTrainedModel):
         def embed(rows: torch.Tensor) -> torch.Tensor:
             return self.projection_head(self.simclr(rows, return_dict=True).pooler_output)
 
-        def loss(projections: torch.Tensor) -> SimCLRPreTrainingOutput:
+        def loss(projections: torch.Tensor, per_sample_total: torch.Tensor) -> SimCLRPreTrainingOutput:
             projections = projections.unflatten(0, (batch_size, n_views))
             return SimCLRPreTrainingOutput(loss=self.contrastive_loss(projections, labels), projections=projections)
 
-        return views.flatten(0, 1), embed, loss
+        return views.flatten(0, 1), embed, loss, []
 
 
 class SimCLRForImageClassification(SimCLRPreTrainedModel):

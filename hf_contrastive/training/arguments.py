@@ -181,11 +181,11 @@ class ContrastiveTrainingArguments:
     contrastive_chunk_size: Optional[int] = field(
         default=None,
         metadata={
-            "help": "SimCLR / SupCon: cached gradients (GradCache): embed the batch's views in chunks of N without "
-            "gradients, take the loss's gradient over the whole batch, then run each chunk again with gradients. Peak "
-            "memory is one chunk's activations, whatever the batch; the gradients are the un-chunked step's, except "
-            "that batch norm in training mode normalises each chunk by its own statistics (ghost batches; with "
-            "--sync_batchnorm, the chunk's across processes). Default: off (one forward pass for the whole batch)."
+            "help": "Cached gradients (GradCache): embed the batch's views in chunks of N without gradients, take the "
+            "loss's gradient over the whole batch, then run each chunk again with gradients (CLEAR: its masked-LM "
+            "loss in chunks of N sentences too). Peak memory is one chunk's activations, whatever the batch; the "
+            "gradients are the un-chunked step's, except that batch norm in training mode normalises each chunk by its "
+            "own statistics (ghost batches; with --sync_batchnorm, the chunk's across processes). Default: off."
         },
     )
     mixed_precision: Optional[str] = field(

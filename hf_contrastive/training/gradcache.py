@@ -21,9 +21,11 @@ the second pass only. `--sync_batchnorm` makes the statistics those of the chunk
 processes. A model without batch norm, or with batch norm in eval mode, gets exactly the
 un-chunked gradients.
 
-The model supplies the parts: `model.cached_step_parts(**inputs) -> (rows, embed, loss)`, where
-`embed(chunk of rows) -> z` and `loss(z of all rows) -> ModelOutput` (SimCLR / SupCon:
-`SimCLRForPreTraining.cached_step_parts`).
+The model supplies the parts: `model.cached_step_parts(chunk_size, **inputs) -> (rows, embed, loss,
+per_sample)`, where `embed(chunk of rows) -> z`, `loss(z of all rows, per-sample total) ->
+ModelOutput`, and `per_sample` lists callables giving per-sample loss terms in chunks (CLEAR's
+masked-LM loss), which need no cache: each is computed and back-propagated at once
+(`SimCLRForPreTraining.cached_step_parts`, `CLEARForPreTraining.cached_step_parts`).
 
 Processes: the second pass runs the unwrapped model (not DDP's forward, whose reducer expects one
 backward pass per forward), so the step averages the gradients across processes itself.
@@ -93,9 +95,16 @@ def cached_gradient_step(model: nn.Module, inputs: dict[str, Any], chunk_size: i
     model's output for the whole batch (its loss is the step's loss, detached). The gradients are
     scaled for gradient accumulation as `accelerator.backward` scales them."""
     unwrapped = accelerator.unwrap_model(model)
-    rows, embed, loss_of = unwrapped.cached_step_parts(**inputs)
+    rows, embed, loss_of, per_sample = unwrapped.cached_step_parts(chunk_size, **inputs)
     chunks = rows.split(chunk_size)
     device = rows.device
+    scale = 1.0 / accelerator.gradient_accumulation_steps
+    per_sample_total = torch.zeros((), device=device)
+    for term in per_sample:  # 0. per-sample terms, chunk by chunk, each with its own graph
+        with accelerator.autocast():
+            value = term()
+        (value * scale).backward()
+        per_sample_total = per_sample_total + value.detach()
     states, embeddings = [], []
     saved = _norm_buffers(unwrapped)
     with torch.no_grad(), accelerator.autocast():  # 1. embeddings only, no activations kept
@@ -108,8 +117,7 @@ def cached_gradient_step(model: nn.Module, inputs: dict[str, Any], chunk_size: i
 
     z = torch.cat(embeddings).requires_grad_()  # 2. the loss of the whole batch and dL/dz
     with accelerator.autocast():
-        outputs = loss_of(z)
-    scale = 1.0 / accelerator.gradient_accumulation_steps
+        outputs = loss_of(z, per_sample_total)
     (outputs.loss * scale).backward()
     for chunk, state, grad in zip(chunks, states, z.grad.split(chunk_size)):  # 3. again, with gradients
         _set_random_state(state, device)

@@ -156,11 +156,6 @@ def setup(
         if getattr(args, name) is None:
             setattr(args, name, value)
     model = recipe.model
-    if args.contrastive_chunk_size and not hasattr(model, "cached_step_parts"):
-        raise ValueError(
-            f"--contrastive_chunk_size is for SimCLR and SupCon; {recipe.name}'s step (a masked-LM pass beside the two "
-            "views) has no cached-gradient form yet. Leave the option unset."
-        )
     if args.sync_batchnorm and accelerator.num_processes > 1:
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     global_batch = args.per_device_train_batch_size * accelerator.num_processes
