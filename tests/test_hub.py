@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import huggingface_hub
@@ -21,7 +22,7 @@ import yaml
 from huggingface_hub import HfApi, ModelCard
 from huggingface_hub.errors import RepositoryNotFoundError
 
-from conftest import REPO_ROOT, TINY_CLEAR, TINY_SIMCLR, TRAIN, accelerate_launch, free_port, run_train, run_without_package
+from conftest import REPO_ROOT, TINY_CLEAR, TINY_SIMCLR, TRAIN, accelerate_launch, free_port, run_train, run_without_package, train_here
 from hf_contrastive.hub import HubPushError, push_to_hub, write_model_card
 from hf_contrastive.modeling import SimCLRConfig, SimCLRImageProcessor, SimCLRModel
 from hub_server import LocalHub
@@ -34,10 +35,10 @@ def trained_folder(request, tmp_path_factory):
     # tensorboard (the default tracker) and checkpoints on: the folder has what a push must leave out
     common = ["--output_dir", str(out), "--max_train_steps", "3", "--max_eval_samples", "120", "--checkpointing_steps", "2"]
     if request.param == "simclr":
-        run_train(*common, "--model_config", TINY_SIMCLR, "--per_device_train_batch_size", "16", "--max_train_samples", "64")
+        train_here(*common, "--model_config", TINY_SIMCLR, "--per_device_train_batch_size", "16", "--max_train_samples", "64")
     else:
-        run_train(*common, "--model", "clear", "--model_config", TINY_CLEAR, "--per_device_train_batch_size", "8",
-                  "--max_train_samples", "300", "--vocab_size", "400")  # fmt: skip
+        train_here(*common, "--model", "clear", "--model_config", TINY_CLEAR, "--per_device_train_batch_size", "8",
+                   "--max_train_samples", "300", "--vocab_size", "400")  # fmt: skip
     return request.param, out
 
 
@@ -335,12 +336,14 @@ def test_push_to_hub_script_pushes_and_reports_failures_without_a_traceback(hub,
     pushed = push(str(folder), "--repo_id", "script-push", "--revision", "v1")
     assert pushed.returncode == 0, pushed.stderr[-2000:]
     assert "Pushed" in pushed.stdout and "model.safetensors" in hub.files("alice/script-push", "v1")
-    for args, token, message in [
+    failures = [
         ((str(folder), "--repo_id", "alice/x"), "hf_wrongTokenWrongTokenWrong", "refused the token (401"),
         ((str(folder), "--repo_id", "alice/x"), None, "No Hub token found"),
         ((str(tmp_path / "nope"), "--repo_id", "alice/x"), TOKEN, "has no config.json"),
-    ]:
-        failed = push(*args, token=token)
+    ]
+    with ThreadPoolExecutor(len(failures)) as pool:  # (independent runs: side by side)
+        results = list(pool.map(lambda case: push(*case[0], token=case[1]), failures))
+    for (_, _, message), failed in zip(failures, results):
         assert failed.returncode == 1 and message in failed.stderr and "Traceback" not in failed.stderr
         assert TOKEN not in failed.stderr and "hf_wrongTokenWrongTokenWrong" not in failed.stderr
 

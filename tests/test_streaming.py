@@ -145,9 +145,10 @@ def test_a_streaming_run_resumed_mid_stream_ends_with_the_weights_of_the_uninter
 
 def test_two_processes_stream_their_own_webdataset_shards_and_resume_exactly(webdataset_shards, tmp_path):
     """2 CPU processes over 8 webdataset shards (4 whole shards each, the first 32 rows set aside
-    for the evaluation), resumed from step 4: the weights equal the uninterrupted run's."""
+    for the evaluation), 6 steps resumed from step 4: the weights equal the uninterrupted run's."""
     run = ["--dataset_name", str(webdataset_shards), "--max_eval_samples", "32", *STREAMED_RUN]
     run[run.index("--per_device_train_batch_size") + 1] = "16"
+    run[run.index("--max_train_steps") + 1] = "6"
     reference = tmp_path / "reference"
     accelerate_launch(TRAIN, "--output_dir", str(reference), *run)
     record = json.loads((reference / "train_results.json").read_text())
