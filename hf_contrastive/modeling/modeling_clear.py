@@ -298,14 +298,10 @@ class CLEARForPreTraining(CLEARPreTrainedModel):
 
         mlm_loss = mlm_logits = None
         if input_ids is not None and labels is not None and self.config.mlm_weight > 0:
-            hidden = self.clear(input_ids, attention_mask=attention_mask, return_dict=True).last_hidden_state
-            # the vocabulary projection only where a token is to be predicted: on a 30k vocabulary
-            # the full (batch, seq, vocab) logits cost as much as the encoder itself
-            masked = labels != -100
-            mlm_logits = self.lm_head(hidden[masked])
+            mlm_logits, cross_entropy = self._masked_lm(input_ids, attention_mask, labels)
             # mean over the masked tokens; a batch with none masked (short or all-special sentences)
             # contributes 0, not 0/0
-            mlm_loss = nn.functional.cross_entropy(_at_least_float32(mlm_logits), labels[masked], reduction="sum") / masked.sum().clamp_min(1)
+            mlm_loss = cross_entropy / (labels != -100).sum().clamp_min(1)
 
         contrastive_loss = projections = sentence_embeddings = None
         if input_ids_a is not None and self.config.contrastive_weight > 0:
@@ -314,26 +310,12 @@ class CLEARForPreTraining(CLEARPreTrainedModel):
                     f"The two views must hold the same sentences row by row; got {input_ids_a.shape[0]} and "
                     f"{input_ids_b.shape[0]} rows."
                 )
-            if attention_mask_a is None:
-                attention_mask_a = torch.ones_like(input_ids_a)
-            if attention_mask_b is None:
-                attention_mask_b = torch.ones_like(input_ids_b)
             # both views in one pass through f
-            length = max(input_ids_a.shape[1], input_ids_b.shape[1])
-            pad_id = self.config.text_config.pad_token_id or 0
-            both_ids = torch.cat([_pad_to(input_ids_a, length, pad_id), _pad_to(input_ids_b, length, pad_id)])
-            both_mask = torch.cat([_pad_to(attention_mask_a, length, 0), _pad_to(attention_mask_b, length, 0)])
+            both_ids, both_mask = self._both_views(input_ids_a, attention_mask_a, input_ids_b, attention_mask_b)
             pooled = self.clear(both_ids, attention_mask=both_mask, return_dict=True).pooler_output
             sentence_embeddings = torch.stack(pooled.chunk(2), dim=1)  # (batch, 2, hidden)
             projections = self.projection_head(sentence_embeddings)
-            contrastive_loss = supervised_contrastive_loss(
-                projections,
-                None,
-                temperature=self.config.temperature,
-                base_temperature=self.config.temperature,
-                gather_distributed=self.config.gather_distributed,
-                chunk_size=self.config.loss_chunk_size,
-            )
+            contrastive_loss = self._contrastive_loss(projections)
 
         loss = sum(
             weight * part
@@ -352,6 +334,36 @@ class CLEARForPreTraining(CLEARPreTrainedModel):
             sentence_embeddings=sentence_embeddings,
         )
 
+
+    def _masked_lm(
+        self, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor], labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The MLM head's logits at the masked tokens (`labels != -100`) and the sum of their cross
+        entropy (at least float32). The vocabulary projection runs only where a token is to be
+        predicted: on a 30k vocabulary the full (batch, seq, vocab) logits cost as much as the encoder."""
+        hidden = self.clear(input_ids, attention_mask=attention_mask, return_dict=True).last_hidden_state
+        masked = labels != -100
+        logits = self.lm_head(hidden[masked])
+        return logits, nn.functional.cross_entropy(_at_least_float32(logits), labels[masked], reduction="sum")
+
+    def _both_views(
+        self, input_ids_a: torch.Tensor, attention_mask_a: Optional[torch.Tensor],
+        input_ids_b: torch.Tensor, attention_mask_b: Optional[torch.Tensor],
+    ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+        """Token ids and attention masks of view a's rows, then view b's, padded to one length."""
+        mask_a = attention_mask_a if attention_mask_a is not None else torch.ones_like(input_ids_a)
+        mask_b = attention_mask_b if attention_mask_b is not None else torch.ones_like(input_ids_b)
+        length = max(input_ids_a.shape[1], input_ids_b.shape[1])
+        pad_id = self.config.text_config.pad_token_id or 0
+        ids = torch.cat([_pad_to(input_ids_a, length, pad_id), _pad_to(input_ids_b, length, pad_id)])
+        return ids, torch.cat([_pad_to(mask_a, length, 0), _pad_to(mask_b, length, 0)])
+
+    def _contrastive_loss(self, projections: torch.Tensor) -> torch.Tensor:
+        """NT-Xent of the two views' projections `(batch_size, 2, D)` (SupCon without labels)."""
+        return supervised_contrastive_loss(
+            projections, None, temperature=self.config.temperature, base_temperature=self.config.temperature,
+            gather_distributed=self.config.gather_distributed, chunk_size=self.config.loss_chunk_size,
+        )  # fmt: skip
 
     def cached_step_parts(
         self,
@@ -373,13 +385,7 @@ class CLEARForPreTraining(CLEARPreTrainedModel):
         cross entropy over all the batch's masked tokens (so the terms add up to the batch's mean)."""
         if input_ids_a is None or input_ids_b is None or self.config.contrastive_weight <= 0:
             raise ValueError("The cached-gradient step needs both views (input_ids_a, input_ids_b) and contrastive_weight > 0.")
-        mask_a = attention_mask_a if attention_mask_a is not None else torch.ones_like(input_ids_a)
-        mask_b = attention_mask_b if attention_mask_b is not None else torch.ones_like(input_ids_b)
-        length = max(input_ids_a.shape[1], input_ids_b.shape[1])
-        pad_id = self.config.text_config.pad_token_id or 0
-        ids = torch.cat([_pad_to(input_ids_a, length, pad_id), _pad_to(input_ids_b, length, pad_id)])
-        mask = torch.cat([_pad_to(mask_a, length, 0), _pad_to(mask_b, length, 0)])
-        rows = torch.stack([ids, mask], dim=1)
+        rows = torch.stack(self._both_views(input_ids_a, attention_mask_a, input_ids_b, attention_mask_b), dim=1)
 
         def embed(chunk: torch.Tensor) -> torch.Tensor:
             return self.projection_head(self.clear(chunk[:, 0], attention_mask=chunk[:, 1], return_dict=True).pooler_output)
@@ -387,14 +393,10 @@ class CLEARForPreTraining(CLEARPreTrainedModel):
         per_sample = []
         if input_ids is not None and labels is not None and self.config.mlm_weight > 0:
             total = (labels != -100).sum().clamp_min(1)
-            mlm_mask = attention_mask if attention_mask is not None else torch.ones_like(input_ids)
 
             def mlm_term(part: slice) -> torch.Tensor:
-                hidden = self.clear(input_ids[part], attention_mask=mlm_mask[part], return_dict=True).last_hidden_state
-                masked = labels[part] != -100
-                logits = self.lm_head(hidden[masked])
-                cross_entropy = nn.functional.cross_entropy(_at_least_float32(logits), labels[part][masked], reduction="sum")
-                return self.config.mlm_weight * cross_entropy / total
+                mask = attention_mask[part] if attention_mask is not None else None
+                return self.config.mlm_weight * self._masked_lm(input_ids[part], mask, labels[part])[1] / total
 
             per_sample = [
                 (lambda part=slice(start, start + chunk_size): mlm_term(part)) for start in range(0, input_ids.shape[0], chunk_size)
@@ -402,10 +404,7 @@ class CLEARForPreTraining(CLEARPreTrainedModel):
 
         def loss(projections: torch.Tensor, per_sample_total: torch.Tensor) -> CLEARPreTrainingOutput:
             projections = torch.stack(projections.chunk(2), dim=1)
-            contrastive = supervised_contrastive_loss(
-                projections, None, temperature=self.config.temperature, base_temperature=self.config.temperature,
-                gather_distributed=self.config.gather_distributed, chunk_size=self.config.loss_chunk_size,
-            )  # fmt: skip
+            contrastive = self._contrastive_loss(projections)
             mlm_loss = per_sample_total / self.config.mlm_weight if per_sample else None
             return CLEARPreTrainingOutput(
                 loss=self.config.contrastive_weight * contrastive + per_sample_total, mlm_loss=mlm_loss,
