@@ -8,7 +8,8 @@ views, or of `CLEARForPreTraining` on N sentences (masked-LM input and 2 views):
 model's forward and `loss.backward()`, "chunked" is
 `hf_contrastive.training.gradcache.cached_gradient_step` with chunks of K views (CLEAR: its
 masked-LM pass in chunks of K sentences too). Encoders: the SimCLR recipe's default small ResNet on
-28 px one-channel images (what the digits default trains), a torchvision ResNet-18 with SimCLR's
+28 px one-channel images (what the digits default trains), the same with group norm in place of
+batch norm (`backbone_norm="group"`: the chunked step is exact), a torchvision ResNet-18 with SimCLR's
 3x3 stem on 32 px RGB images, and CLEAR's default tiny BERT (4 layers, 128 wide, vocabulary 8,000)
 on 64-token sentences. Inputs are random pixels or token ids (views and masking are not timed). Each case runs in a fresh process with 2 threads. Its peak memory is the
 rise of the process's peak resident set (VmHWM, reset just before the step) over its resident set
@@ -28,7 +29,7 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-ENCODERS = ("recipe-resnet-28px", "resnet18-32px", "clear-tiny-bert")
+ENCODERS = ("recipe-resnet-28px", "recipe-resnet-28px-group-norm", "resnet18-32px", "clear-tiny-bert")
 
 
 def _rss_kib(field: str) -> int:
@@ -67,9 +68,9 @@ def run_case(encoder: str, batch: int, chunk: int) -> dict:
         labels = torch.where(torch.rand(batch, defaults.max_seq_length, generator=generator) < 0.15, ids[0], -100)
         inputs = {"input_ids": ids[0], "labels": labels, "input_ids_a": ids[1], "input_ids_b": ids[2]}
     else:
-        if encoder == "recipe-resnet-28px":
-            config = SimCLRConfig(backbone_config=_backbone(SimCLRDefaults(), 1, True), num_channels=1, image_size=28,
-                                  cifar_stem=True, projection_dim=64)  # fmt: skip
+        if encoder.startswith("recipe-resnet-28px"):
+            config = SimCLRConfig(backbone_config=_backbone(SimCLRDefaults(), 1, True), num_channels=1, image_size=28, cifar_stem=True,
+                                  projection_dim=64, backbone_norm="group" if encoder.endswith("group-norm") else "batch")  # fmt: skip
         else:
             config = SimCLRConfig(backbone="resnet18", num_channels=3, image_size=32, cifar_stem=True, projection_dim=128)
         model = SimCLRForPreTraining(config).train().to(memory_format=torch.channels_last)
@@ -112,17 +113,18 @@ def main() -> None:
     if args.case:
         print(json.dumps(run_case(*json.loads(args.case))))
         return
-    plans = {"recipe-resnet-28px": (256, 1024, 4096), "resnet18-32px": (256, 512), "clear-tiny-bert": (256, 1024)}
+    plans = {"recipe-resnet-28px": (256, 1024, 4096), "recipe-resnet-28px-group-norm": (256, 1024, 4096), "resnet18-32px": (256, 512),
+             "clear-tiny-bert": (256, 1024)}  # fmt: skip
     plans = {encoder: (64, 128) if args.quick else plans[encoder] for encoder in args.encoders}
     print(f"{os.cpu_count()} CPU cores, 2 threads a case; chunks of {args.chunk} views; peak memory of one step over its start")
-    print(f"{'encoder':<20} {'batch':>6} {'plain MiB':>10} {'chunked MiB':>12} {'plain s':>8} {'chunked s':>10} {'time ratio':>11}")
+    print(f"{'encoder':<29} {'batch':>6} {'plain MiB':>10} {'chunked MiB':>12} {'plain s':>8} {'chunked s':>10} {'time ratio':>11}")
     for encoder, batches in plans.items():
         for batch in batches:
             chunked = measure(encoder, batch, args.chunk)
             plain = measure(encoder, batch, 0) if batch <= args.max_plain else None
             ratio = f"{chunked['step_s'] / plain['step_s']:.2f}" if plain else "-"
             plain_mib, plain_s = (f"{plain['peak_mib']:.0f}", f"{plain['step_s']:.2f}") if plain else ("-", "-")
-            print(f"{encoder:<20} {batch:>6} {plain_mib:>10} {chunked['peak_mib']:>12.0f} {plain_s:>8} {chunked['step_s']:>10.2f} {ratio:>11}")
+            print(f"{encoder:<29} {batch:>6} {plain_mib:>10} {chunked['peak_mib']:>12.0f} {plain_s:>8} {chunked['step_s']:>10.2f} {ratio:>11}")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """The cached-gradient step (issue 14, `hf_contrastive.training.gradcache`): in chunks, the loss and
 every parameter's gradient are those of the un-chunked step (float64 on the CPU), for NT-Xent,
-SupCon and CLEAR (masked LM + NT-Xent), on 1 and 2 processes; dropout masks are replayed; batch norm in training mode normalises
-each chunk by its own statistics and updates the running statistics once per chunk; the optimiser
-step after a chunked step equals the un-chunked one."""
+SupCon and CLEAR (masked LM + NT-Xent), for a ResNet with group norm in training mode, on 1 and 2
+processes; dropout masks are replayed; batch norm in training mode normalises each chunk by its own
+statistics and updates the running statistics once per chunk; the optimiser step after a chunked
+step equals the un-chunked one."""
 
 from __future__ import annotations
 
@@ -31,8 +32,8 @@ def vit(dropout: float = 0.0, loss: str = "ntxent") -> SimCLRConfig:
     return SimCLRConfig(backbone_config=backbone, num_channels=1, image_size=16, projection_dim=8, loss=loss)
 
 
-def resnet() -> SimCLRConfig:
-    return SimCLRConfig(**json.loads(TINY_SIMCLR))
+def resnet(backbone_norm: str = "batch") -> SimCLRConfig:
+    return SimCLRConfig(**json.loads(TINY_SIMCLR), backbone_norm=backbone_norm)
 
 
 def model_of(config: SimCLRConfig, batch_norm_eval: bool = False) -> SimCLRForPreTraining:
@@ -71,8 +72,9 @@ def chunkwise_reference(model, inputs: dict, chunk_size: int):
     [(vit(), {"pixel_values": PIXELS}, False, 1), (vit(), {"pixel_values": PIXELS}, False, 3),
      (vit(), {"pixel_values": PIXELS}, False, 10),  # (one chunk of all 10 views)
      (vit(loss="supcon"), {"pixel_values": PIXELS, "labels": LABELS}, False, 3),
-     (resnet(), {"pixel_values": PIXELS}, True, 3)],
-    ids=["vit-ntxent-1", "vit-ntxent-3", "vit-ntxent-10", "vit-supcon-3", "resnet-batch-norm-eval-3"],
+     (resnet(), {"pixel_values": PIXELS}, True, 3),
+     (resnet("group"), {"pixel_values": PIXELS}, False, 3)],  # (training mode: group norm has no batch statistics)
+    ids=["vit-ntxent-1", "vit-ntxent-3", "vit-ntxent-10", "vit-supcon-3", "resnet-batch-norm-eval-3", "resnet-group-norm-3"],
 )  # fmt: skip
 def test_chunked_step_has_the_loss_and_gradients_of_the_unchunked_step(config, inputs, batch_norm_eval, chunk_size):
     model = model_of(config, batch_norm_eval)
@@ -127,30 +129,42 @@ def test_the_optimizer_step_after_a_chunked_step_equals_the_unchunked_one():
 
 def test_two_processes_chunked_step_equals_their_unchunked_ddp_step(tmp_path):
     """2 CPU processes (DDP through accelerate), each half of a global batch of 6: the cached step in
-    chunks of 3 gives every process the loss and averaged gradients of the un-chunked DDP step."""
+    chunks of 3 gives every process the loss and averaged gradients of the un-chunked DDP step, for
+    a ViT and for a group-norm ResNet in training mode."""
     accelerate_launch(REPO_ROOT / "tests" / "distributed" / "gradcache_worker.py", str(tmp_path))
     for rank in (0, 1):
-        result = json.loads((tmp_path / f"rank{rank}.json").read_text())
-        assert result["world_size"] == 2
-        assert result["chunked"]["loss"] == pytest.approx(result["plain"]["loss"], rel=1e-12)
-        for name, expected in result["plain"]["grads"].items():
-            torch.testing.assert_close(torch.tensor(result["chunked"]["grads"][name]), torch.tensor(expected), rtol=1e-9, atol=1e-12)
+        results = json.loads((tmp_path / f"rank{rank}.json").read_text())
+        assert results.pop("world_size") == 2 and sorted(results) == ["resnet-group-norm", "vit"]
+        for result in results.values():
+            assert result["chunked"]["loss"] == pytest.approx(result["plain"]["loss"], rel=1e-12)
+            for name, expected in result["plain"]["grads"].items():
+                torch.testing.assert_close(torch.tensor(result["chunked"]["grads"][name]), torch.tensor(expected), rtol=1e-9, atol=1e-12)
 
 
-def test_a_run_in_one_chunk_trains_like_the_plain_run_and_the_card_says_what_batch_norm_did(tmp_path):
-    """scripts/train.py with --contrastive_chunk_size as large as the batch's 32 views (one chunk:
-    batch norm sees the whole batch, as without chunks) ends with the plain run's weights; the
-    results and the card record the chunking and what batch norm did."""
-    run = ["--model_config", TINY_SIMCLR, "--per_device_train_batch_size", "16", "--max_train_samples", "64",
+@pytest.mark.parametrize(
+    "backbone_norm, chunk_size, batch_norm_record",
+    [("batch", 32, "ghost batches: each chunk of 32 rows normalised by its own statistics"),
+     ("group", 8, "none in the model: the gradients are the un-chunked step's")],
+    ids=["batch-norm-one-chunk", "group-norm-chunks-of-8"],
+)  # fmt: skip
+def test_a_chunked_run_trains_like_the_plain_run_and_the_card_says_what_batch_norm_did(tmp_path, backbone_norm, chunk_size, batch_norm_record):
+    """scripts/train.py with --contrastive_chunk_size ends with the plain run's weights: with batch
+    norm when the chunk is the batch's 32 views (batch norm sees the whole batch, as without
+    chunks), with group norm in chunks of 8; the results and the card record the chunking, what
+    batch norm did and the encoder's normalisation."""
+    model_config = json.dumps({**json.loads(TINY_SIMCLR), "backbone_norm": backbone_norm})
+    run = ["--model_config", model_config, "--per_device_train_batch_size", "16", "--max_train_samples", "64",
            "--max_train_steps", "3", "--eval_split", "none", "--report_to", "none"]  # fmt: skip
     train_here("--output_dir", str(tmp_path / "plain"), *run)
-    train_here("--output_dir", str(tmp_path / "chunked"), "--contrastive_chunk_size", "32", *run)
+    train_here("--output_dir", str(tmp_path / "chunked"), "--contrastive_chunk_size", str(chunk_size), *run)
     plain, chunked = (load_file(tmp_path / name / "model.safetensors") for name in ("plain", "chunked"))
     for name in plain:
         torch.testing.assert_close(chunked[name], plain[name], rtol=1e-4, atol=1e-5, msg=name)
     record = json.loads((tmp_path / "chunked" / "train_results.json").read_text())["cached_gradients"]
-    assert record == {"chunk_size": 32, "batch_norm": "ghost batches: each chunk of 32 rows normalised by its own statistics"}
-    assert "chunks of 32 views (GradCache)" in (tmp_path / "chunked" / "README.md").read_text()
+    assert record == {"chunk_size": chunk_size, "batch_norm": batch_norm_record}
+    card = (tmp_path / "chunked" / "README.md").read_text()
+    assert f"chunks of {chunk_size} views (GradCache)" in card
+    assert ("with group norm in place of batch norm" in card) == (backbone_norm == "group")
 
 
 def clear_inputs(batch: int = 5) -> dict[str, torch.Tensor]:

@@ -29,6 +29,7 @@ from hf_contrastive import (
     SimCLRModel,
 )
 from hf_contrastive.data import load_mnist_digits
+from hf_contrastive.modeling.modeling_simclr import norm_groups
 
 
 def tiny_configs():
@@ -88,6 +89,8 @@ def test_config_round_trips_through_json_with_a_transformers_backbone(tmp_path):
         ({"loss": "triplet"}, "loss must be 'ntxent' or 'supcon'"),
         ({"image_mean": [0.5, 0.5]}, "one value per channel"),
         ({"temperature": 0.0}, "temperature must be > 0"),
+        ({"backbone_norm": "instance"}, r"backbone_norm must be one of \['batch', 'group', 'layer'\]"),
+        ({"backbone_norm": "group", "backbone_norm_groups": 0}, "backbone_norm_groups must be a positive integer"),
     ],
 )
 def test_config_rejects_bad_values_with_the_fix(kwargs, message):
@@ -126,6 +129,41 @@ def test_supcon_uses_labels_as_positives():
     assert not torch.allclose(same, distinct)
     with pytest.raises(ValueError, match="needs labels"):
         model(x)
+
+
+def test_group_norm_groups_are_at_most_the_given_number_with_two_channels_a_group():
+    assert [norm_groups(c, 32) for c in (1, 2, 4, 16, 24, 64, 96, 2048)] == [1, 1, 2, 8, 12, 32, 32, 32]
+    assert norm_groups(64, 8) == 8
+
+
+@pytest.mark.parametrize("norm", ["group", "layer"])
+def test_group_and_layer_norm_backbones_encode_each_image_independently_of_its_batch(config, norm):
+    """backbone_norm replaces every batch norm of f (g's stays), so in training mode an image's
+    representation is the same alone as in a batch: what makes the cached-gradient step exact. With
+    batch norm it is not (the control)."""
+    pixels = views()[:, 0]
+    batch_norms = sum(isinstance(m, torch.nn.BatchNorm2d) for m in SimCLRModel(config).modules())
+    for backbone_norm in ("batch", norm):
+        torch.manual_seed(0)
+        model = SimCLRModel(SimCLRConfig(**{**config.to_dict(), "backbone_norm": backbone_norm})).train()
+        alone, in_batch = model(pixels[:1]).pooler_output, model(pixels).pooler_output[:1]
+        if backbone_norm == "batch":
+            assert not torch.allclose(alone, in_batch, atol=1e-3)
+            continue
+        group_norms = [m for m in model.modules() if isinstance(m, torch.nn.GroupNorm)]
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+        assert len(group_norms) == batch_norms
+        assert all(m.num_groups == (1 if norm == "layer" else norm_groups(m.num_channels, 32)) for m in group_norms)
+        assert all(torch.equal(m.weight, torch.ones_like(m.weight)) and not m.bias.any() for m in group_norms)
+        torch.testing.assert_close(alone, in_batch, rtol=1e-4, atol=1e-5)
+    head = SimCLRForPreTraining(SimCLRConfig(**{**config.to_dict(), "backbone_norm": norm})).projection_head
+    assert any(isinstance(m, torch.nn.BatchNorm1d) for m in head.modules()) == config.projection_batch_norm
+
+
+def test_backbone_norm_on_a_backbone_without_batch_norm_is_refused():
+    vit = ViTConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, image_size=16, patch_size=8, num_channels=1)
+    with pytest.raises(ValueError, match="replaces the backbone's batch norm, and this ViTModel has none"):
+        SimCLRModel(SimCLRConfig(backbone_config=vit, num_channels=1, image_size=16, backbone_norm="group"))
 
 
 def test_encoder_outputs(config):
@@ -236,9 +274,12 @@ RESULT = {"class": type(model).__module__ + "." + type(model).__name__}
 """
 
 
-@pytest.mark.parametrize("backbone", ["torchvision", "transformers"])
+@pytest.mark.parametrize("backbone", ["torchvision", "transformers", "transformers-group-norm"])
 def test_remote_code_loads_without_the_package(backbone, tmp_path):
-    config = tiny_configs()[backbone]
+    """Also with backbone_norm="group": the remote code rebuilds the group norms the weights are for."""
+    config = tiny_configs()[backbone.removesuffix("-group-norm")]
+    if backbone.endswith("group-norm"):
+        config = SimCLRConfig(**{**config.to_dict(), "backbone_norm": "group"})
     folder = tmp_path / "model"
     model = SimCLRForPreTraining(config).eval()
     model.save_pretrained(folder)

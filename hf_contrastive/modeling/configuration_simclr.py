@@ -18,6 +18,9 @@ TORCHVISION_BACKBONES = {
     "wide_resnet101_2": 2048,
 }
 
+# backbone_norm: the normalisation layers of the encoder f
+BACKBONE_NORMS = ("batch", "group", "layer")
+
 # normalisation statistics by channel count when none are given (ImageNet / MNIST)
 _DEFAULT_MEAN = {3: [0.485, 0.456, 0.406], 1: [0.1307]}
 _DEFAULT_STD = {3: [0.229, 0.224, 0.225], 1: [0.3081]}
@@ -42,6 +45,16 @@ class SimCLRConfig(PreTrainedConfig):
             Replace the 7x7 stride-2 first convolution and the max-pool by one 3x3 stride-1
             convolution, as SimCLR does for 32 px CIFAR images (appendix B.9). For torchvision ResNets
             and transformers `ResNetConfig` backbones.
+        backbone_norm (`str`, *optional*, defaults to `"batch"`):
+            The normalisation layers of f. `"batch"`: the backbone's own batch norm. `"group"`: every
+            batch norm of f replaced by group norm (Wu and He 2018) with up to `backbone_norm_groups`
+            groups (a layer gets the largest divisor of its channels that is at most that and leaves
+            2 channels a group: 32 in ResNet layers of 64 channels or more); `"layer"`: by group norm with one group (layer norm over channels and pixels). Group and
+            layer norm normalise each image on its own, so f is the same function whatever the batch:
+            the choice for `--contrastive_chunk_size` (exact gradients in chunks) and for batches too
+            small for batch statistics. Batch norm in g (`projection_batch_norm`) is not affected.
+        backbone_norm_groups (`int`, *optional*, defaults to 32):
+            Most groups a layer gets with `backbone_norm="group"` (32 is the group-norm paper's default).
         pretrained_backbone (`str`, *optional*):
             Where the backbone's starting weights came from (a torchvision weights name such as
             `IMAGENET1K_V1`, a local weights file, or a transformers model id or folder), recorded
@@ -109,6 +122,8 @@ class SimCLRConfig(PreTrainedConfig):
     backbone: str | None = None
     backbone_config: dict | PreTrainedConfig | None = None
     cifar_stem: bool = False
+    backbone_norm: str = "batch"
+    backbone_norm_groups: int = 32
     pretrained_backbone: str | None = None
     num_channels: int = 3
     image_size: int = 224
@@ -171,6 +186,10 @@ class SimCLRConfig(PreTrainedConfig):
             raise ValueError(
                 f"cifar_stem is for ResNet backbones; backbone_config is a {self.backbone_config.model_type!r} model."
             )
+        if self.backbone_norm not in BACKBONE_NORMS:
+            raise ValueError(f"backbone_norm must be one of {list(BACKBONE_NORMS)}, got {self.backbone_norm!r}.")
+        if isinstance(self.backbone_norm_groups, bool) or not isinstance(self.backbone_norm_groups, int) or self.backbone_norm_groups < 1:
+            raise ValueError(f"backbone_norm_groups must be a positive integer, got {self.backbone_norm_groups!r}.")
         if self.projection_num_layers < 1:
             raise ValueError(f"projection_num_layers must be >= 1, got {self.projection_num_layers}.")
         if not self.temperature > 0:

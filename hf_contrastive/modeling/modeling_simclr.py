@@ -55,6 +55,33 @@ class SimCLRPreTrainingOutput(ModelOutput):
     hidden_states: Optional[tuple[torch.FloatTensor, ...]] = None
 
 
+def norm_groups(channels: int, most: int) -> int:
+    """Groups of a group norm over `channels`: the largest divisor of `channels` that is at most `most`
+    and leaves at least 2 channels a group (one channel a group is instance norm, the group-norm
+    paper's worst setting, Wu and He 2018 table 3b). ResNet layers of 64 channels or more get 32."""
+    groups = min(most, max(channels // 2, 1))
+    while channels % groups:
+        groups -= 1
+    return groups
+
+
+def replace_batch_norm(module: nn.Module, norm: str, most_groups: int) -> int:
+    """Replace every 2-d batch norm inside `module` by group norm (`norm="group"`, `norm_groups`
+    groups) or by one-group group norm (`"layer"`), each with a fresh affine transform (Wu and He
+    2018, "Group Normalization", eq. 1 with the group sets S_i of section 3.1); returns how many were
+    replaced."""
+    replaced = 0
+    for name, child in module.named_children():
+        if isinstance(child, nn.BatchNorm2d):
+            channels = child.num_features
+            groups = norm_groups(channels, most_groups) if norm == "group" else 1
+            setattr(module, name, nn.GroupNorm(groups, channels, eps=child.eps))
+            replaced += 1
+        else:
+            replaced += replace_batch_norm(child, norm, most_groups)
+    return replaced
+
+
 class SimCLRTorchvisionResNet(nn.Module):
     """A torchvision ResNet without its classifier, returning the last feature map, the pooled
     representation and optionally every stage's output.
@@ -119,6 +146,9 @@ class SimCLRPreTrainedModel(PreTrainedModel):
         own `_init_weights`), PyTorch's default for g, N(0, initializer_range) for a classifier."""
         if isinstance(module, nn.Conv2d):
             init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(module, nn.GroupNorm):  # backbone_norm="group" / "layer"
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
         elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.SyncBatchNorm)):
             if module.weight is not None:
                 init.ones_(module.weight)
@@ -165,6 +195,11 @@ class SimCLRModel(SimCLRPreTrainedModel):
                 width = embedder.convolution.out_channels
                 embedder.convolution = nn.Conv2d(config.num_channels, width, kernel_size=3, stride=1, padding=1, bias=False)
                 self.backbone.embedder.pooler = nn.Identity()
+        if config.backbone_norm != "batch" and not replace_batch_norm(self.backbone, config.backbone_norm, config.backbone_norm_groups):
+            raise ValueError(
+                f"backbone_norm={config.backbone_norm!r} replaces the backbone's batch norm, and this "
+                f"{type(self.backbone).__name__} has none; leave backbone_norm at 'batch'."
+            )
         self.post_init()
 
     def forward(

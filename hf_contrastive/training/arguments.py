@@ -185,7 +185,8 @@ class ContrastiveTrainingArguments:
             "loss's gradient over the whole batch, then run each chunk again with gradients (CLEAR: its masked-LM "
             "loss in chunks of N sentences too). Peak memory is one chunk's activations, whatever the batch; the "
             "gradients are the un-chunked step's, except that batch norm in training mode normalises each chunk by its "
-            "own statistics (ghost batches; with --sync_batchnorm, the chunk's across processes). Default: off."
+            "own statistics (ghost batches; with --sync_batchnorm, the chunk's across processes; SimCLR's "
+            "--model_config '{\"backbone_norm\": \"group\"}' has none and is exact). Default: off."
         },
     )
     mixed_precision: Optional[str] = field(

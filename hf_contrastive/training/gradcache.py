@@ -18,8 +18,8 @@ Batch norm: a chunk's forward pass normalises with that chunk's statistics ("gho
 `chunk_size` rows, as in Hoffer et al. 2017), so with batch norm in training mode the chunked step is
 not the same function as the un-chunked one. The running statistics are updated once per chunk, by
 the second pass only. `--sync_batchnorm` makes the statistics those of the chunk across all
-processes. A model without batch norm, or with batch norm in eval mode, gets exactly the
-un-chunked gradients.
+processes. A model without batch norm (SimCLR's `backbone_norm="group"` or `"layer"`, a ViT, CLEAR's
+BERT), or with batch norm in eval mode, gets exactly the un-chunked gradients.
 
 The model supplies the parts: `model.cached_step_parts(chunk_size, **inputs) -> (rows, embed, loss,
 per_sample)`, where `embed(chunk of rows) -> z`, `loss(z of all rows, per-sample total) ->

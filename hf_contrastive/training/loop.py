@@ -158,6 +158,10 @@ def setup(
     model = recipe.model
     if args.sync_batchnorm and accelerator.num_processes > 1:
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    if args.contrastive_chunk_size:
+        norm = batch_norm_in_chunks(model, args.contrastive_chunk_size)
+        hint = "" if norm.startswith("none") else " (exact gradients: a backbone without it, --model_config '{\"backbone_norm\": \"group\"}')"
+        logger.info(f"Cached gradients in chunks of {args.contrastive_chunk_size}; batch norm: {norm}{hint}", main_process_only=True)
     global_batch = args.per_device_train_batch_size * accelerator.num_processes
     streaming = isinstance(recipe.train_dataset, IterableDataset)
     if streaming and not args.max_train_steps:
