@@ -395,7 +395,8 @@ def test_bad_input_gives_clear_errors():
 
 def test_pretrained_torchvision_weights_from_a_local_file(tmp_path):
     """load_pretrained_backbone takes a torchvision state dict the user has (here a safetensors file
-    of a torchvision ResNet-18); the matching layers take its weights, the rest stay random."""
+    of a torchvision ResNet-18); the matching layers take its weights, the rest stay random. A
+    group-norm backbone refuses them (they were trained with batch norm) and stays as it was."""
     import torchvision
     from safetensors.torch import save_file
 
@@ -407,3 +408,8 @@ def test_pretrained_torchvision_weights_from_a_local_file(tmp_path):
     assert torch.equal(model.backbone.layer3[0].conv1.weight, reference.layer3[0].conv1.weight)
     assert torch.equal(model.backbone.conv1.weight, reference.conv1.weight)
     assert model.config.pretrained_backbone == str(path)
+    group_norm = SimCLRModel(SimCLRConfig(backbone="resnet18", image_size=64, backbone_norm="group"))
+    before = group_norm.backbone.bn1.weight.clone()
+    with pytest.raises(ValueError, match="trained with batch norm.*Train it from scratch, or keep backbone_norm='batch'"):
+        group_norm.load_pretrained_backbone(str(path))
+    assert torch.equal(group_norm.backbone.bn1.weight, before) and group_norm.config.pretrained_backbone is None

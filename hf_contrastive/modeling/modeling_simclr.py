@@ -234,7 +234,14 @@ class SimCLRModel(SimCLRPreTrainedModel):
         by torchvision) or a local `.safetensors` / `.pth` state dict of the torchvision model.
         transformers backbone: a model id or folder for `AutoModel.from_pretrained`. The stem is
         kept from the weights only where its shape matches (not with `cifar_stem` or 1 channel).
+        Refused with `backbone_norm` other than `"batch"`: the weights were trained with batch norm.
         """
+        if self.config.backbone_norm != "batch":
+            raise ValueError(
+                f"Pretrained weights were trained with batch norm, and this backbone has {self.config.backbone_norm} norm "
+                "in its place (backbone_norm), which would normalise their features differently. Train it from scratch, "
+                "or keep backbone_norm='batch' (with --contrastive_chunk_size, batch norm then normalises each chunk)."
+            )
         if isinstance(self.backbone, SimCLRTorchvisionResNet):
             if name_or_path.endswith(".safetensors"):
                 from safetensors.torch import load_file

@@ -207,6 +207,13 @@ class SimCLRRecipe:
                     "SimCLR folder (use --model clear for a CLEAR or masked-LM start)."
                 )
             fields, derived, sources = checkpoint_fields(checkpoint), {}, f"the checkpoint {path}"
+            changed = [k for k in ("backbone_norm", "backbone_norm_groups") if k in overrides and overrides[k] != fields.get(k)]
+            if changed:
+                raise ValueError(
+                    f"--model_config changes {changed} of the checkpoint {path}, whose weights were trained with "
+                    f"backbone_norm={fields.get('backbone_norm')!r}: they would be normalised differently. Leave them out to "
+                    "start from it, or train the other normalisation from scratch (without --model_name_or_path)."
+                )
         else:
             fields = {
                 "temperature": defaults.temperature, "n_views": defaults.n_views, "projection_dim": defaults.projection_dim,
