@@ -10,6 +10,7 @@ Every option is also settable in a YAML or JSON file given with --config (comman
 override the file). `--help` lists them all, with each recipe's defaults.
 """
 
+import logging
 import sys
 from dataclasses import asdict
 
@@ -18,6 +19,10 @@ from hf_contrastive.training import StopRequested, parse_arguments, train
 
 
 def main() -> None:
+    # what the run derives and decides (defaults from the data, precision, workers, chunks) is logged
+    # at INFO by the package; other libraries keep their warnings-only level
+    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", datefmt="%m/%d/%Y %H:%M:%S")
+    logging.getLogger("hf_contrastive").setLevel(logging.INFO)
     model_args, data_args, training_args = parse_arguments(sys.argv[1:], recipe_option_defaults())
     if model_args.model not in DEFAULTS:
         raise SystemExit(f"--model must be 'simclr' or 'clear', got {model_args.model!r}.")

@@ -168,9 +168,11 @@ def test_eval_split_none_skips_evaluation_and_the_card_says_so(spelling, tmp_pat
     assert data.eval is None and len(data.train) == 4000
     if spelling == "none":
         out = tmp_path / "run"
-        run_train("--output_dir", str(out), "--eval_split", spelling, "--model_config", TINY_SIMCLR, "--max_train_steps", "1",
-                  "--per_device_train_batch_size", "16", "--max_train_samples", "64", *QUICK)  # fmt: skip
+        result = run_train("--output_dir", str(out), "--eval_split", spelling, "--model_config", TINY_SIMCLR, "--max_train_steps", "1",
+                           "--per_device_train_batch_size", "16", "--max_train_samples", "64", *QUICK)  # fmt: skip
         assert json.loads((out / "eval_results.json").read_text()) == {}
+        # the derived values are logged where the user sees them (INFO reaches the console of train.py)
+        assert "INFO - hf_contrastive.recipes.simclr - [RANK 0] Data: mnist_digits" in result.stderr and "Derived (not given)" in result.stderr
         assert "No evaluation was run" in (out / "README.md").read_text()
 
 
