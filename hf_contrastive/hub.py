@@ -191,8 +191,10 @@ def render_model_card(output_dir: str, repo_id: Optional[str] = None, model_name
         task_type, pipeline_tag = "image-classification", "image-feature-extraction"
         tags = ["simclr", "contrastive-learning", "image-feature-extraction", "supcon" if supervised else "self-supervised"]
         backbone = config.backbone or f"transformers {type(config.backbone_config).__name__.replace('Config', '')}"
-        if config.backbone_norm != "batch":
-            backbone += f" with {config.backbone_norm} norm in place of batch norm"
+        if config.backbone_norm == "group":
+            backbone += f" with group norm (up to {config.backbone_norm_groups} groups a layer) in place of batch norm"
+        elif config.backbone_norm == "layer":
+            backbone += " with layer norm (one-group group norm) in place of batch norm"
         base_model = _hub_id_or_none(config.pretrained_backbone)
         baseline_name = "raw pixels"
     else:

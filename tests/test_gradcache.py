@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 
 from conftest import REPO_ROOT, TINY_CLEAR, TINY_SIMCLR, accelerate_launch, train_here
 from hf_contrastive import LARS, CLEARConfig, CLEARForPreTraining, SimCLRConfig, SimCLRForPreTraining
-from hf_contrastive.training.gradcache import cached_gradient_step
+from hf_contrastive.training.gradcache import cached_gradient_step, exact_chunks_advice
 
 ACCELERATOR = Accelerator(cpu=True)
 PIXELS = torch.randn(5, 2, 1, 16, 16, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
@@ -32,8 +32,8 @@ def vit(dropout: float = 0.0, loss: str = "ntxent") -> SimCLRConfig:
     return SimCLRConfig(backbone_config=backbone, num_channels=1, image_size=16, projection_dim=8, loss=loss)
 
 
-def resnet(backbone_norm: str = "batch") -> SimCLRConfig:
-    return SimCLRConfig(**json.loads(TINY_SIMCLR), backbone_norm=backbone_norm)
+def resnet(backbone_norm: str = "batch", **fields) -> SimCLRConfig:
+    return SimCLRConfig(**json.loads(TINY_SIMCLR), backbone_norm=backbone_norm, **fields)
 
 
 def model_of(config: SimCLRConfig, batch_norm_eval: bool = False) -> SimCLRForPreTraining:
@@ -117,6 +117,15 @@ def test_batch_norm_in_training_mode_normalises_each_chunk_and_updates_its_stati
     assert not torch.allclose(gradients(whole)["projection_head.layers.0.weight"], gradients(chunked)["projection_head.layers.0.weight"])
 
 
+def test_the_start_up_advice_names_the_fields_that_remove_the_remaining_batch_norm():
+    backbone, head = '"backbone_norm": "group"', '"projection_batch_norm": false'
+    for backbone_norm, projection_batch_norm, fixes in [("batch", False, [backbone]), ("group", False, []),
+                                                        ("group", True, [head]), ("batch", True, [backbone, head])]:  # fmt: skip
+        model = SimCLRForPreTraining(resnet(backbone_norm, projection_batch_norm=projection_batch_norm))
+        advice = exact_chunks_advice(model)
+        assert advice == (f"for the un-chunked step's gradients: --model_config '{{{', '.join(fixes)}}}'" if fixes else "")
+
+
 def test_the_optimizer_step_after_a_chunked_step_equals_the_unchunked_one():
     plain, chunked = model_of(vit()), model_of(vit())
     plain(pixel_values=PIXELS).loss.backward()
@@ -164,7 +173,7 @@ def test_a_chunked_run_trains_like_the_plain_run_and_the_card_says_what_batch_no
     assert record == {"chunk_size": chunk_size, "batch_norm": batch_norm_record}
     card = (tmp_path / "chunked" / "README.md").read_text()
     assert f"chunks of {chunk_size} views (GradCache)" in card
-    assert ("with group norm in place of batch norm" in card) == (backbone_norm == "group")
+    assert ("with group norm (up to 32 groups a layer) in place of batch norm" in card) == (backbone_norm == "group")
 
 
 def clear_inputs(batch: int = 5) -> dict[str, torch.Tensor]:

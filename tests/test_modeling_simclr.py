@@ -91,6 +91,7 @@ def test_config_round_trips_through_json_with_a_transformers_backbone(tmp_path):
         ({"temperature": 0.0}, "temperature must be > 0"),
         ({"backbone_norm": "instance"}, r"backbone_norm must be one of \['batch', 'group', 'layer'\]"),
         ({"backbone_norm": "group", "backbone_norm_groups": 0}, "backbone_norm_groups must be a positive integer"),
+        ({"backbone_norm_groups": 8}, "backbone_norm_groups=8 is for group norm; set backbone_norm='group' too"),
     ],
 )
 def test_config_rejects_bad_values_with_the_fix(kwargs, message):
@@ -154,10 +155,33 @@ def test_group_and_layer_norm_backbones_encode_each_image_independently_of_its_b
         assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
         assert len(group_norms) == batch_norms
         assert all(m.num_groups == (1 if norm == "layer" else norm_groups(m.num_channels, 32)) for m in group_norms)
-        assert all(torch.equal(m.weight, torch.ones_like(m.weight)) and not m.bias.any() for m in group_norms)
         torch.testing.assert_close(alone, in_batch, rtol=1e-4, atol=1e-5)
     head = SimCLRForPreTraining(SimCLRConfig(**{**config.to_dict(), "backbone_norm": norm})).projection_head
     assert any(isinstance(m, torch.nn.BatchNorm1d) for m in head.modules()) == config.projection_batch_norm
+
+
+def randomise_group_norms(model: torch.nn.Module) -> None:
+    """Group norm weights unlike their initialisation, so that a load that re-initialised them would show."""
+    generator = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.GroupNorm):
+                module.weight.copy_(torch.rand(module.weight.shape, generator=generator) + 0.5)
+                module.bias.copy_(torch.randn(module.bias.shape, generator=generator))
+
+
+def test_a_group_norm_model_saves_and_loads_every_weight(config, tmp_path):
+    """from_pretrained rebuilds the group norms from the config: no missing or unexpected key, the
+    same weights and outputs."""
+    model = SimCLRForPreTraining(SimCLRConfig(**{**config.to_dict(), "backbone_norm": "group"})).eval()
+    randomise_group_norms(model)
+    model.save_pretrained(tmp_path)
+    loaded, info = SimCLRForPreTraining.from_pretrained(tmp_path, output_loading_info=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"]
+    for (name, tensor), (_, loaded_tensor) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert torch.equal(tensor, loaded_tensor), name
+    with torch.no_grad():
+        assert torch.equal(model(views()).projections, loaded.eval()(views()).projections)
 
 
 def test_backbone_norm_on_a_backbone_without_batch_norm_is_refused():
@@ -282,6 +306,7 @@ def test_remote_code_loads_without_the_package(backbone, tmp_path):
         config = SimCLRConfig(**{**config.to_dict(), "backbone_norm": "group"})
     folder = tmp_path / "model"
     model = SimCLRForPreTraining(config).eval()
+    randomise_group_norms(model)
     model.save_pretrained(folder)
     processor = SimCLRImageProcessor.from_simclr_config(config)
     processor.save_pretrained(folder)

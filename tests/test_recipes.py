@@ -131,7 +131,7 @@ def test_loss_precedence_model_config_and_checkpoint_then_command_line(tmp_path)
     assert recipe_for(*start, "--loss", "ntxent").config.loss == "ntxent"
     assert recipe_for(*start, "--temperature", "0.3").config.temperature == 0.3
     # the checkpoint's weights were trained with batch norm: another normalisation is refused, not loaded into
-    with pytest.raises(ValueError, match=r"changes \['backbone_norm'\] of the checkpoint .* Leave them out"):
+    with pytest.raises(ValueError, match=r"asks for group norm of up to 32 groups in place of the batch norm the checkpoint .* Leave backbone_norm out"):
         recipe_for(*start, "--model_config", '{"backbone_norm": "group"}')
 
 

@@ -49,12 +49,18 @@ class SimCLRConfig(PreTrainedConfig):
             The normalisation layers of f. `"batch"`: the backbone's own batch norm. `"group"`: every
             batch norm of f replaced by group norm (Wu and He 2018) with up to `backbone_norm_groups`
             groups (a layer gets the largest divisor of its channels that is at most that and leaves
-            2 channels a group: 32 in ResNet layers of 64 channels or more); `"layer"`: by group norm with one group (layer norm over channels and pixels). Group and
-            layer norm normalise each image on its own, so f is the same function whatever the batch:
+            at least 2 channels a group: 32 in ResNet layers of 64 channels or more); `"layer"`: by
+            group norm with one group (layer norm over channels and pixels). Group and layer norm
+            normalise each image on its own, so f is the same function whatever the batch:
             the choice for `--contrastive_chunk_size` (exact gradients in chunks) and for batches too
-            small for batch statistics. Batch norm in g (`projection_batch_norm`) is not affected.
+            small for batch statistics. Batch norm in g (`projection_batch_norm`) is not affected:
+            leave that off for exact chunks. Weights trained with one normalisation do not fit
+            another: `SimCLRModel.load_pretrained_backbone` and the training recipe refuse them, while
+            `from_pretrained` with a changed `backbone_norm` loads them with transformers' warning of
+            unexpected (or missing) keys.
         backbone_norm_groups (`int`, *optional*, defaults to 32):
-            Most groups a layer gets with `backbone_norm="group"` (32 is the group-norm paper's default).
+            Most groups a layer gets with `backbone_norm="group"` (32 is the group-norm paper's
+            default); only with `backbone_norm="group"`.
         pretrained_backbone (`str`, *optional*):
             Where the backbone's starting weights came from (a torchvision weights name such as
             `IMAGENET1K_V1`, a local weights file, or a transformers model id or folder), recorded
@@ -188,8 +194,14 @@ class SimCLRConfig(PreTrainedConfig):
             )
         if self.backbone_norm not in BACKBONE_NORMS:
             raise ValueError(f"backbone_norm must be one of {list(BACKBONE_NORMS)}, got {self.backbone_norm!r}.")
-        if isinstance(self.backbone_norm_groups, bool) or not isinstance(self.backbone_norm_groups, int) or self.backbone_norm_groups < 1:
-            raise ValueError(f"backbone_norm_groups must be a positive integer, got {self.backbone_norm_groups!r}.")
+        groups = self.backbone_norm_groups
+        if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+            raise ValueError(f"backbone_norm_groups must be a positive integer, got {groups!r}.")
+        if groups != 32 and self.backbone_norm != "group":
+            raise ValueError(
+                f"backbone_norm_groups={groups} is for group norm; set backbone_norm='group' too "
+                f"(backbone_norm is {self.backbone_norm!r})."
+            )
         if self.projection_num_layers < 1:
             raise ValueError(f"projection_num_layers must be >= 1, got {self.projection_num_layers}.")
         if not self.temperature > 0:

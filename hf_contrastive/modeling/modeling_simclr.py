@@ -14,7 +14,7 @@ repository loads with `trust_remote_code=True` without this package installed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence, Union
+from typing import Literal, Optional, Sequence, Union
 
 import torch
 import torchvision
@@ -65,7 +65,7 @@ def norm_groups(channels: int, most: int) -> int:
     return groups
 
 
-def replace_batch_norm(module: nn.Module, norm: str, most_groups: int) -> int:
+def replace_batch_norm(module: nn.Module, norm: Literal["group", "layer"], most_groups: int) -> int:
     """Replace every 2-d batch norm inside `module` by group norm (`norm="group"`, `norm_groups`
     groups) or by one-group group norm (`"layer"`), each with a fresh affine transform (Wu and He
     2018, "Group Normalization", eq. 1 with the group sets S_i of section 3.1); returns how many were
@@ -74,8 +74,8 @@ def replace_batch_norm(module: nn.Module, norm: str, most_groups: int) -> int:
     for name, child in module.named_children():
         if isinstance(child, nn.BatchNorm2d):
             channels = child.num_features
-            groups = norm_groups(channels, most_groups) if norm == "group" else 1
-            setattr(module, name, nn.GroupNorm(groups, channels, eps=child.eps))
+            groups = {"group": norm_groups(channels, most_groups), "layer": 1}[norm]
+            setattr(module, name, nn.GroupNorm(groups, channels, eps=child.eps, affine=child.affine))
             replaced += 1
         else:
             replaced += replace_batch_norm(child, norm, most_groups)
@@ -146,7 +146,7 @@ class SimCLRPreTrainedModel(PreTrainedModel):
         own `_init_weights`), PyTorch's default for g, N(0, initializer_range) for a classifier."""
         if isinstance(module, nn.Conv2d):
             init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-        elif isinstance(module, nn.GroupNorm):  # backbone_norm="group" / "layer"
+        elif isinstance(module, nn.GroupNorm) and module.weight is not None:  # backbone_norm="group" / "layer"
             init.ones_(module.weight)
             init.zeros_(module.bias)
         elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.SyncBatchNorm)):

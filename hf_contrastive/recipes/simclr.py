@@ -135,6 +135,13 @@ def _backbone(defaults: SimCLRDefaults, num_channels: int, small: bool) -> dict[
     }  # fmt: skip
 
 
+def _normalisation(fields: dict[str, Any]) -> str:
+    """The backbone's normalisation a SimCLR config's fields ask for, in words ("batch norm", "group norm
+    of up to 32 groups", "layer norm")."""
+    norm = fields.get("backbone_norm", "batch")
+    return f"group norm of up to {fields.get('backbone_norm_groups', 32)} groups" if norm == "group" else f"{norm} norm"
+
+
 class SimCLRRecipe:
     """SimCLR (Chen et al. 2020) or SupCon (Khosla et al. 2020, `loss="supcon"`) on any image data."""
 
@@ -207,12 +214,12 @@ class SimCLRRecipe:
                     "SimCLR folder (use --model clear for a CLEAR or masked-LM start)."
                 )
             fields, derived, sources = checkpoint_fields(checkpoint), {}, f"the checkpoint {path}"
-            changed = [k for k in ("backbone_norm", "backbone_norm_groups") if k in overrides and overrides[k] != fields.get(k)]
-            if changed:
+            trained, asked = _normalisation(fields), _normalisation({**fields, **overrides})
+            if asked != trained:
                 raise ValueError(
-                    f"--model_config changes {changed} of the checkpoint {path}, whose weights were trained with "
-                    f"backbone_norm={fields.get('backbone_norm')!r}: they would be normalised differently. Leave them out to "
-                    "start from it, or train the other normalisation from scratch (without --model_name_or_path)."
+                    f"--model_config asks for {asked} in place of the {trained} the checkpoint {path} was trained with: its "
+                    "weights would be normalised differently. Leave backbone_norm out to start from it, or train the other "
+                    "normalisation from scratch (without --model_name_or_path)."
                 )
         else:
             fields = {

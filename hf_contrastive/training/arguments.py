@@ -186,7 +186,8 @@ class ContrastiveTrainingArguments:
             "loss in chunks of N sentences too). Peak memory is one chunk's activations, whatever the batch; the "
             "gradients are the un-chunked step's, except that batch norm in training mode normalises each chunk by its "
             "own statistics (ghost batches; with --sync_batchnorm, the chunk's across processes; SimCLR's "
-            "--model_config '{\"backbone_norm\": \"group\"}' has none and is exact). Default: off."
+            "--model_config '{\"backbone_norm\": \"group\"}' has none in f, and none in g unless projection_batch_norm: exact). "
+            "Default: off."
         },
     )
     mixed_precision: Optional[str] = field(

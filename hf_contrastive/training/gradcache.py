@@ -18,8 +18,9 @@ Batch norm: a chunk's forward pass normalises with that chunk's statistics ("gho
 `chunk_size` rows, as in Hoffer et al. 2017), so with batch norm in training mode the chunked step is
 not the same function as the un-chunked one. The running statistics are updated once per chunk, by
 the second pass only. `--sync_batchnorm` makes the statistics those of the chunk across all
-processes. A model without batch norm (SimCLR's `backbone_norm="group"` or `"layer"`, a ViT, CLEAR's
-BERT), or with batch norm in eval mode, gets exactly the un-chunked gradients.
+processes. A model without batch norm (SimCLR's `backbone_norm="group"` or `"layer"` or a ViT, with
+`projection_batch_norm` off as by default; CLEAR's BERT), or with batch norm in eval mode, gets exactly
+the un-chunked gradients.
 
 The model supplies the parts: `model.cached_step_parts(chunk_size, **inputs) -> (rows, embed, loss,
 per_sample)`, where `embed(chunk of rows) -> z`, `loss(z of all rows, per-sample total) ->
@@ -87,6 +88,16 @@ def batch_norm_in_chunks(model: nn.Module, chunk_size: int) -> str:
     if all(isinstance(m, nn.SyncBatchNorm) for m in norms):
         return f"synchronised across processes, per chunk of {chunk_size} rows a process (--sync_batchnorm)"
     return f"ghost batches: each chunk of {chunk_size} rows normalised by its own statistics"
+
+
+def exact_chunks_advice(model: nn.Module) -> str:
+    """What makes a SimCLR model's chunked step exact while batch norm remains in it: the config
+    fields that remove it from the backbone (`backbone_norm`) or from g (`projection_batch_norm`);
+    empty when there is none."""
+    names = [name for name, module in model.named_modules() if isinstance(module, nn.modules.batchnorm._BatchNorm)]
+    fixes = ['"backbone_norm": "group"'] if any(not name.startswith("projection_head") for name in names) else []
+    fixes += ['"projection_batch_norm": false'] if any(name.startswith("projection_head") for name in names) else []
+    return f"for the un-chunked step's gradients: --model_config '{{{', '.join(fixes)}}}'" if fixes else ""
 
 
 def cached_gradient_step(model: nn.Module, inputs: dict[str, Any], chunk_size: int, accelerator: Accelerator) -> Any:

@@ -43,7 +43,7 @@ from .arguments import RESULT_OPTIONS, UNSAVED_OPTIONS, ContrastiveTrainingArgum
 from .checkpoints import (
     find_checkpoint, load_checkpoint, read_marker, resume_fingerprint, resume_mismatches, save_checkpoint, truncate_log,
 )  # fmt: skip
-from .gradcache import batch_norm_in_chunks, cached_gradient_step
+from .gradcache import batch_norm_in_chunks, cached_gradient_step, exact_chunks_advice
 from .guards import DivergenceGuard
 from .hardware import default_mixed_precision, describe_hardware, loader_settings
 from .output_folder import finished_run_step, prepare_output_dir
@@ -157,11 +157,13 @@ def setup(
             setattr(args, name, value)
     model = recipe.model
     if args.sync_batchnorm and accelerator.num_processes > 1:
+        if not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+            logger.warning("--sync_batchnorm: the model has no batch norm to synchronise (e.g. backbone_norm='group').", main_process_only=True)
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     if args.contrastive_chunk_size:
-        norm = batch_norm_in_chunks(model, args.contrastive_chunk_size)
-        hint = "" if norm.startswith("none") else " (exact gradients: a backbone without it, --model_config '{\"backbone_norm\": \"group\"}')"
-        logger.info(f"Cached gradients in chunks of {args.contrastive_chunk_size}; batch norm: {norm}{hint}", main_process_only=True)
+        advice = exact_chunks_advice(model)
+        logger.info(f"Cached gradients in chunks of {args.contrastive_chunk_size}; batch norm: "
+                    f"{batch_norm_in_chunks(model, args.contrastive_chunk_size)}{f' ({advice})' if advice else ''}", main_process_only=True)
     global_batch = args.per_device_train_batch_size * accelerator.num_processes
     streaming = isinstance(recipe.train_dataset, IterableDataset)
     if streaming and not args.max_train_steps:
