@@ -27,34 +27,49 @@ def test_simclr_default_recipe_runs_with_two_processes_from_the_shipped_ddp_conf
     """SimCLR's default recipe on 2 CPU processes, launched with configs/accelerate/ddp_8gpu_bf16.yaml
     (its process count and precision overridden on the command line, as its comment says a CPU
     check does): the global batch spans both processes; on two machines without a shared disk the
-    run has the same loss at every step."""
+    run has the same loss at every step, each machine keeps whole checkpoints in its own folder, and
+    a resume takes the newest step both hold and ends with the uninterrupted run's weights."""
     out = tmp_path / "simclr"
     accelerate_launch(
-        TRAIN, "--output_dir", str(out), "--max_train_steps", "3", "--per_device_train_batch_size", "16",
+        TRAIN, "--output_dir", str(out), "--max_train_steps", "4", "--per_device_train_batch_size", "16",
         "--model_config", TINY_SIMCLR, "--max_train_samples", "256", "--max_eval_samples", "200", *QUICK,
         config_file=REPO_ROOT / "configs" / "accelerate" / "ddp_8gpu_bf16.yaml",
     )  # fmt: skip
     train_results = json.loads((out / "train_results.json").read_text())
     assert train_results["num_processes"] == 2 and train_results["global_batch_size"] == 32
-    assert train_results["steps"] == 3
+    assert train_results["steps"] == 4
     results = json.loads((out / "eval_results.json").read_text())
     for key in ("linear_accuracy", "knn_accuracy", "raw_pixels_linear_accuracy", "random_encoder_linear_accuracy"):
         assert 0.0 <= results[key] <= 1.0
     encoder = AutoModel.from_pretrained(out)
     assert type(encoder) is SimCLRModel
     log = [json.loads(line) for line in (out / "training_log.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in log] == [1, 2, 3]
+    assert [r["step"] for r in log] == [1, 2, 3, 4]
 
     # the same run on two "machines" over loopback (one process each) with their own output folders,
     # as machines that share no disk: the same loss at every step
     machines = (tmp_path / "machine0", tmp_path / "machine1")
-    accelerate_launch_two_machines(
-        TRAIN, "--max_train_steps", "3", "--per_device_train_batch_size", "16", "--model_config", TINY_SIMCLR,
-        "--max_train_samples", "256", "--eval_split", "none", *QUICK, output_dirs=machines,
-    )  # fmt: skip
+    two_machine_run = ["--max_train_steps", "4", "--per_device_train_batch_size", "16", "--model_config", TINY_SIMCLR,
+                       "--max_train_samples", "256", "--eval_split", "none", "--checkpointing_steps", "2", *QUICK]  # fmt: skip
+    accelerate_launch_two_machines(TRAIN, *two_machine_run, output_dirs=machines)
     two_machines = [json.loads(line) for line in (machines[0] / "training_log.jsonl").read_text().splitlines()]
     assert [(r["step"], r["loss"]) for r in two_machines] == [(r["step"], r["loss"]) for r in log]
     assert json.loads((machines[0] / "train_results.json").read_text())["num_processes"] == 2
+    for machine in machines:  # whole checkpoints on both machines, each with its process's random state
+        for step in (2, 4):
+            files = {path.name for path in (machine / "checkpoints" / f"step_{step}").iterdir()}
+            assert {"checkpoint_complete.json", "model.safetensors", "optimizer.bin", "scheduler.bin"} <= files, files
+    assert (machines[1] / "checkpoints" / "step_2" / "random_states_1.pkl").exists()
+
+    # machine 0 killed before its step-4 checkpoint was complete, machine 1 a step ahead: the resume
+    # takes step 2, which both hold, and ends with the uninterrupted run's weights
+    uninterrupted = load_file(machines[0] / "model.safetensors")
+    shutil.rmtree(machines[0] / "checkpoints" / "step_4")
+    accelerate_launch_two_machines(TRAIN, *two_machine_run, "--resume_from_checkpoint", "latest", output_dirs=machines)
+    resumed = load_file(machines[0] / "model.safetensors")
+    assert resumed.keys() == uninterrupted.keys() and all(torch.equal(resumed[k], uninterrupted[k]) for k in resumed)
+    log_after = [json.loads(line) for line in (machines[0] / "training_log.jsonl").read_text().splitlines()]
+    assert [(r["step"], r["loss"]) for r in log_after] == [(r["step"], r["loss"]) for r in two_machines]
 
 
 def test_clear_default_recipe_runs_on_two_machines_without_a_shared_disk(tmp_path):

@@ -2,6 +2,11 @@
 any moment leaves either no `step_N` folder or a complete one; found again by `latest`; with
 `--checkpoints_total_limit N`, only the newest N complete ones are kept.
 
+Machines that share no disk (each with its own `--output_dir`) each keep whole checkpoints
+(`checkpoints_per_machine`): every machine's first process writes the model, optimiser and
+scheduler into its own folder (accelerate's `save_on_each_node`), every process its random state,
+and a resume takes the newest step that every machine holds (`agreed_checkpoint`).
+
 Each checkpoint's completion marker records the run's *fingerprint*: the resolved options that
 change the result (recipe, data, batch per process and processes, seed, optimiser, schedule, model
 config). A resume compares it with the new run's and refuses on any difference
@@ -14,10 +19,12 @@ import json
 import os
 import re
 import shutil
+import uuid
 from pathlib import Path
 from typing import Any, Optional
 
 from accelerate import Accelerator
+from accelerate.utils import broadcast_object_list, gather_object
 
 CHECKPOINT_PATTERN = re.compile(r"^step_(\d+)$")
 COMPLETE_MARKER = "checkpoint_complete.json"
@@ -36,12 +43,13 @@ def save_checkpoint(
     `total_limit`, then `rotate_checkpoints`."""
     final = checkpoint_dir(output_dir) / f"step_{step}"
     temporary = checkpoint_dir(output_dir) / f".tmp-step_{step}"
-    if accelerator.is_main_process and temporary.exists():
+    writer = accelerator.is_local_main_process if accelerator.project_configuration.save_on_each_node else accelerator.is_main_process
+    if writer and temporary.exists():
         shutil.rmtree(temporary)
     accelerator.wait_for_everyone()
     accelerator.save_state(str(temporary))
     accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
+    if writer:
         (temporary / COMPLETE_MARKER).write_text(json.dumps({"step": step, "epoch": epoch, "fingerprint": fingerprint, **(extra or {})}, indent=1))
         if final.exists():
             shutil.rmtree(final)
@@ -72,6 +80,59 @@ def rotate_checkpoints(output_dir: str, total_limit: int, keep_also: list[Path])
     for path in deleted:
         shutil.rmtree(path)
     return deleted
+
+
+def checkpoints_per_machine(accelerator: Accelerator, output_dir: str) -> bool:
+    """Whether each machine must keep its own checkpoints: True when the processes do not all see
+    the main process's `output_dir` (a probe file it writes there). Machines of which some share
+    machine 0's folder and others do not are refused: a shared folder would get two writers."""
+    if accelerator.num_processes == 1:
+        return False
+    probe = Path(output_dir) / f".probe-{broadcast_object_list([uuid.uuid4().hex])[0]}"
+    if accelerator.is_main_process:
+        probe.parent.mkdir(parents=True, exist_ok=True)
+        probe.touch()
+    accelerator.wait_for_everyone()
+    seen = gather_object([(accelerator.is_local_main_process, probe.exists())])
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        probe.unlink()
+    machines = [sees for first, sees in seen[1:] if first]  # (the first process of every other machine)
+    if any(machines) and not all(machines):
+        raise ValueError(
+            f"Some machines see machine 0's --output_dir {output_dir} and others do not. Give every machine the same "
+            "shared folder, or every machine its own (then each keeps its own checkpoints)."
+        )
+    return not all(sees for _, sees in seen)
+
+
+def agreed_checkpoint(accelerator: Accelerator, output_dir: str, resume_from_checkpoint: str) -> Path:
+    """`find_checkpoint` on every process when machines keep their own checkpoints, agreed across
+    them: `latest` is the newest complete step that every machine holds (a kill can leave one a
+    step ahead); a named checkpoint must be complete, and of the same step, on every machine."""
+    if not accelerator.project_configuration.save_on_each_node:
+        return find_checkpoint(output_dir, resume_from_checkpoint)
+    held = gather_object([[int(CHECKPOINT_PATTERN.match(p.name)[1]) for p in complete_checkpoints(output_dir)]])
+    if resume_from_checkpoint == "latest":
+        common = set.intersection(*map(set, held))
+        if not common:
+            raise FileNotFoundError(
+                f"--resume_from_checkpoint latest: no complete checkpoint step that every machine holds (their "
+                f"--output_dir/checkpoints hold steps {held}, by process). Copy one checkpoints/step_N folder of machine 0 "
+                "into every machine's --output_dir/checkpoints, or start without --resume_from_checkpoint."
+            )
+        return checkpoint_dir(output_dir) / f"step_{max(common)}"
+    try:
+        step = read_marker(find_checkpoint(output_dir, resume_from_checkpoint))["step"]
+    except FileNotFoundError:
+        step = None
+    steps = gather_object([step])
+    if None in steps or len(set(steps)) > 1:
+        raise FileNotFoundError(
+            f"--resume_from_checkpoint {resume_from_checkpoint} is not the same complete checkpoint on every machine "
+            f"(its step by process: {steps}). Copy machine 0's into every machine's folder, or use latest."
+        )
+    return Path(resume_from_checkpoint)
 
 
 def find_checkpoint(output_dir: str, resume_from_checkpoint: str) -> Path:

@@ -33,7 +33,7 @@ from typing import Any, Callable, Optional
 import torch
 from accelerate import Accelerator
 from accelerate.logging import get_logger
-from accelerate.utils import DataLoaderConfiguration, gather_object, set_seed
+from accelerate.utils import DataLoaderConfiguration, broadcast_object_list, gather_object, set_seed
 from torch.utils.data import DataLoader, IterableDataset
 from tqdm.auto import tqdm
 
@@ -41,7 +41,8 @@ from ..hub import HubPushError, create_repository, push_to_hub, write_model_card
 from ..optim import LARS, get_cosine_schedule_with_warmup, lars_param_groups, scale_learning_rate
 from .arguments import RESULT_OPTIONS, UNSAVED_OPTIONS, ContrastiveTrainingArguments
 from .checkpoints import (
-    find_checkpoint, load_checkpoint, read_marker, resume_fingerprint, resume_mismatches, save_checkpoint, truncate_log,
+    agreed_checkpoint, checkpoints_per_machine, find_checkpoint, load_checkpoint, read_marker, resume_fingerprint, resume_mismatches,
+    save_checkpoint, truncate_log,
 )  # fmt: skip
 from .gradcache import batch_norm_in_chunks, cached_gradient_step, exact_chunks_advice
 from .guards import DivergenceGuard
@@ -142,6 +143,18 @@ def create_accelerator(args: ContrastiveTrainingArguments) -> Accelerator:
         logger.info("mixed_precision bf16: the default on a CUDA device with bf16 (the losses stay float32); "
                     "--mixed_precision no trains in float32", main_process_only=True)  # fmt: skip
     accelerator.wait_for_everyone()
+    if checkpoints_per_machine(accelerator, args.output_dir):  # machines without a shared disk
+        accelerator.project_configuration.save_on_each_node = True
+        problem = None
+        if accelerator.is_local_main_process and not accelerator.is_main_process:  # its own folder, checked too
+            try:
+                prepare_output_dir(args.output_dir, bool(args.resume_from_checkpoint), args.overwrite_output_dir)
+            except (OSError, ValueError) as error:
+                problem = f"process {accelerator.process_index}'s machine: {error}"
+        problems = [p for p in gather_object([problem]) if p]
+        if problems:
+            raise ValueError(problems[0])
+        logger.info("The machines' --output_dir are not one shared folder: each machine keeps its own checkpoints", main_process_only=True)
     return accelerator
 
 
@@ -249,7 +262,7 @@ def resume(run: TrainingRun) -> None:
     this run (its fingerprint); a checkpoint at the last step of a finished run leaves everything
     as it is (`run.finished_before`)."""
     args, accelerator = run.args, run.accelerator
-    path = find_checkpoint(args.output_dir, args.resume_from_checkpoint)
+    path = agreed_checkpoint(accelerator, args.output_dir, args.resume_from_checkpoint)
     run.resumed_from = path
     marker = read_marker(path)
     if "fingerprint" not in marker and not args.ignore_resume_mismatch:
@@ -268,7 +281,10 @@ def resume(run: TrainingRun) -> None:
     if differences:
         logger.warning(f"Resuming {path} despite {len(differences)} difference(s) (--ignore_resume_mismatch).", main_process_only=True)
     run.completed_steps = marker["step"]
-    if run.completed_steps >= run.max_train_steps and finished_run_step(args.output_dir) == run.completed_steps:
+    finished = [finished_run_step(args.output_dir)]  # (machine 0's folder holds the finished run's files)
+    if accelerator.num_processes > 1:
+        broadcast_object_list(finished)
+    if run.completed_steps >= run.max_train_steps and finished[0] == run.completed_steps:
         run.finished_before = True
         accelerator.print(
             f"{args.output_dir} holds a finished run ({run.completed_steps} steps, the last checkpoint {path.name}): "
