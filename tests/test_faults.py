@@ -489,3 +489,33 @@ def test_checkpoints_total_limit_keeps_the_newest_and_never_the_resumed_one_or_o
     train_here(*rotate, "--checkpoints_total_limit", "1", "--eval_split", "none", "--resume_from_checkpoint", str(out / "checkpoints" / "step_4"))
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [".tmp-step_9", "step_4", "step_5"]
 
+
+
+def test_machines_without_a_shared_disk_resume_from_the_newest_step_every_machine_holds(tmp_path, monkeypatch):
+    """agreed_checkpoint (machines that keep their own checkpoints): `latest` is the newest step all
+    of them hold; none in common, or a named checkpoint missing on one machine, is an error naming
+    the fix. What the other machine sends over the process group is given here (the two-machine
+    resume itself runs in tests/test_training.py)."""
+    from types import SimpleNamespace
+
+    from hf_contrastive.training import checkpoints
+
+    for step in (2, 4, 6):
+        folder = tmp_path / "checkpoints" / f"step_{step}"
+        folder.mkdir(parents=True)
+        (folder / COMPLETE_MARKER).write_text(json.dumps({"step": step}))
+    accelerator = SimpleNamespace(project_configuration=SimpleNamespace(save_on_each_node=True))
+    other_machine: list = []
+    monkeypatch.setattr(checkpoints, "gather_object", lambda mine: mine + other_machine)
+
+    other_machine[:] = [[2, 4]]  # machine 1 was killed before its step-6 checkpoint was complete
+    assert checkpoints.agreed_checkpoint(accelerator, str(tmp_path), "latest") == tmp_path / "checkpoints" / "step_4"
+    other_machine[:] = [[8]]
+    with pytest.raises(FileNotFoundError, match=r"no complete checkpoint step that every machine holds .*\[\[2, 4, 6\], \[8\]\]"):
+        checkpoints.agreed_checkpoint(accelerator, str(tmp_path), "latest")
+    named = str(tmp_path / "checkpoints" / "step_4")
+    other_machine[:] = [4]
+    assert checkpoints.agreed_checkpoint(accelerator, str(tmp_path), named) == Path(named)
+    other_machine[:] = [None]  # not complete on machine 1
+    with pytest.raises(FileNotFoundError, match=r"not the same complete checkpoint on every machine \(its step by process: \[4, None\]\)"):
+        checkpoints.agreed_checkpoint(accelerator, str(tmp_path), named)
