@@ -26,6 +26,8 @@ from typing import Any, Optional
 from accelerate import Accelerator
 from accelerate.utils import broadcast_object_list, gather_object
 
+from .output_folder import prepare_output_dir
+
 CHECKPOINT_PATTERN = re.compile(r"^step_(\d+)$")
 COMPLETE_MARKER = "checkpoint_complete.json"
 
@@ -82,12 +84,29 @@ def rotate_checkpoints(output_dir: str, total_limit: int, keep_also: list[Path])
     return deleted
 
 
-def checkpoints_per_machine(accelerator: Accelerator, output_dir: str) -> bool:
-    """Whether each machine must keep its own checkpoints: True when the processes do not all see
-    the main process's `output_dir` (a probe file it writes there). Machines of which some share
-    machine 0's folder and others do not are refused: a shared folder would get two writers."""
-    if accelerator.num_processes == 1:
+def keep_checkpoints_per_machine(accelerator: Accelerator, output_dir: str, resume: bool, overwrite: bool) -> bool:
+    """Whether each machine must keep its own checkpoints, and if so, make it so: True when the
+    processes do not all see the main process's `output_dir` (a probe file it writes there); then
+    accelerate saves on each machine (`save_on_each_node`) and every other machine's folder gets
+    the checks machine 0's got (`prepare_output_dir`). Machines of which some share machine 0's
+    folder and others do not are refused: a shared folder would get two writers."""
+    if accelerator.num_processes == 1 or not _unshared_output_dirs(accelerator, output_dir):
         return False
+    accelerator.project_configuration.save_on_each_node = True
+    problem = None
+    if accelerator.is_local_main_process and not accelerator.is_main_process:
+        try:
+            prepare_output_dir(output_dir, resume, overwrite)
+        except (OSError, ValueError) as error:
+            problem = f"process {accelerator.process_index}'s machine: {error}"
+    problems = [p for p in gather_object([problem]) if p]
+    if problems:  # (raised on every process, so that none waits for the others)
+        raise ValueError(problems[0])
+    return True
+
+
+def _unshared_output_dirs(accelerator: Accelerator, output_dir: str) -> bool:
+    """Whether some process does not see a probe file the main process writes into `output_dir`."""
     probe = Path(output_dir) / f".probe-{broadcast_object_list([uuid.uuid4().hex])[0]}"
     if accelerator.is_main_process:
         probe.parent.mkdir(parents=True, exist_ok=True)

@@ -41,7 +41,7 @@ from ..hub import HubPushError, create_repository, push_to_hub, write_model_card
 from ..optim import LARS, get_cosine_schedule_with_warmup, lars_param_groups, scale_learning_rate
 from .arguments import RESULT_OPTIONS, UNSAVED_OPTIONS, ContrastiveTrainingArguments
 from .checkpoints import (
-    agreed_checkpoint, checkpoints_per_machine, find_checkpoint, load_checkpoint, read_marker, resume_fingerprint, resume_mismatches,
+    agreed_checkpoint, find_checkpoint, keep_checkpoints_per_machine, load_checkpoint, read_marker, resume_fingerprint, resume_mismatches,
     save_checkpoint, truncate_log,
 )  # fmt: skip
 from .gradcache import batch_norm_in_chunks, cached_gradient_step, exact_chunks_advice
@@ -143,17 +143,7 @@ def create_accelerator(args: ContrastiveTrainingArguments) -> Accelerator:
         logger.info("mixed_precision bf16: the default on a CUDA device with bf16 (the losses stay float32); "
                     "--mixed_precision no trains in float32", main_process_only=True)  # fmt: skip
     accelerator.wait_for_everyone()
-    if checkpoints_per_machine(accelerator, args.output_dir):  # machines without a shared disk
-        accelerator.project_configuration.save_on_each_node = True
-        problem = None
-        if accelerator.is_local_main_process and not accelerator.is_main_process:  # its own folder, checked too
-            try:
-                prepare_output_dir(args.output_dir, bool(args.resume_from_checkpoint), args.overwrite_output_dir)
-            except (OSError, ValueError) as error:
-                problem = f"process {accelerator.process_index}'s machine: {error}"
-        problems = [p for p in gather_object([problem]) if p]
-        if problems:
-            raise ValueError(problems[0])
+    if keep_checkpoints_per_machine(accelerator, args.output_dir, bool(args.resume_from_checkpoint), args.overwrite_output_dir):
         logger.info("The machines' --output_dir are not one shared folder: each machine keeps its own checkpoints", main_process_only=True)
     return accelerator
 
