@@ -490,7 +490,6 @@ def test_checkpoints_total_limit_keeps_the_newest_and_never_the_resumed_one_or_o
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [".tmp-step_9", "step_4", "step_5"]
 
 
-
 def test_machines_without_a_shared_disk_resume_from_the_newest_step_every_machine_holds(tmp_path, monkeypatch):
     """agreed_checkpoint (machines that keep their own checkpoints): `latest` is the newest step all
     of them hold; none in common, or a named checkpoint missing on one machine, is an error naming
@@ -519,3 +518,49 @@ def test_machines_without_a_shared_disk_resume_from_the_newest_step_every_machin
     other_machine[:] = [None]  # not complete on machine 1
     with pytest.raises(FileNotFoundError, match=r"not the same complete checkpoint on every machine \(its step by process: \[4, None\]\)"):
         checkpoints.agreed_checkpoint(accelerator, str(tmp_path), named)
+
+
+def fake_process(index: int, first: bool):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(process_index=index, is_local_main_process=first, num_processes=2, wait_for_everyone=lambda: None)
+
+
+@pytest.mark.parametrize(
+    "others, expected",
+    [([(1, True, [1])], True),  # machine 1 sees only its own probe: a folder each
+     ([(1, False, [0])], False),  # a second process of machine 0
+     ([(1, True, [1]), (2, True, [1, 2])], "Some machines share an --output_dir")],  # machines 1 and 2 share one
+    ids=["a-folder-each", "one-machine", "two-of-three-share"],
+)  # fmt: skip
+def test_which_machines_see_which_output_folder_decides_who_writes_checkpoints(tmp_path, monkeypatch, others, expected):
+    """_unshared_output_dirs from machine 0's side (the other processes' answers given): one folder
+    for all, or one for each machine; anything between is refused with what each one sees. The
+    probe file is gone afterwards, and a left-over one does not make a folder 'not empty'."""
+    from hf_contrastive.training import checkpoints
+    from hf_contrastive.training.output_folder import prepare_output_dir
+
+    monkeypatch.setattr(checkpoints, "broadcast_object_list", lambda objects: objects)
+    monkeypatch.setattr(checkpoints, "gather_object", lambda mine: mine + others)
+    if isinstance(expected, str):
+        with pytest.raises(ValueError, match=expected):
+            checkpoints._unshared_output_dirs(fake_process(0, True), str(tmp_path))
+    else:
+        assert checkpoints._unshared_output_dirs(fake_process(0, True), str(tmp_path)) is expected
+    assert not list(tmp_path.iterdir())
+    (tmp_path / ".probe-left-by-a-killed-run-0").touch()
+    assert prepare_output_dir(str(tmp_path), resume=False, overwrite=False) is None
+
+
+def test_an_error_on_one_process_is_raised_on_every_process(monkeypatch):
+    """on_every_process: when another machine cannot resume (its own folder), this process raises too,
+    naming it, instead of waiting for it in the next collective; its own error is raised as it is."""
+    from hf_contrastive.training import checkpoints
+
+    monkeypatch.setattr(checkpoints, "gather_object", lambda mine: mine + [(1, "its checkpoint is corrupt")])
+    with pytest.raises(RuntimeError, match="Process 1 .* could not resume: its checkpoint is corrupt"):
+        checkpoints.on_every_process(fake_process(0, True), lambda: {"step": 2})
+    monkeypatch.setattr(checkpoints, "gather_object", lambda mine: mine + [None])
+    assert checkpoints.on_every_process(fake_process(0, True), lambda: {"step": 2}) == {"step": 2}
+    with pytest.raises(ValueError, match="other options"):
+        checkpoints.on_every_process(fake_process(0, True), lambda: (_ for _ in ()).throw(ValueError("other options")))

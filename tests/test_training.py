@@ -27,8 +27,9 @@ def test_simclr_default_recipe_runs_with_two_processes_from_the_shipped_ddp_conf
     """SimCLR's default recipe on 2 CPU processes, launched with configs/accelerate/ddp_8gpu_bf16.yaml
     (its process count and precision overridden on the command line, as its comment says a CPU
     check does): the global batch spans both processes; on two machines without a shared disk the
-    run has the same loss at every step, each machine keeps whole checkpoints in its own folder, and
-    a resume takes the newest step both hold and ends with the uninterrupted run's weights."""
+    run has the same loss at every step, each machine keeps whole checkpoints in its own folder, a
+    resume takes the newest step both hold and ends with the uninterrupted run's weights, and a
+    resume of the finished run changes nothing."""
     out = tmp_path / "simclr"
     accelerate_launch(
         TRAIN, "--output_dir", str(out), "--max_train_steps", "4", "--per_device_train_batch_size", "16",
@@ -70,6 +71,11 @@ def test_simclr_default_recipe_runs_with_two_processes_from_the_shipped_ddp_conf
     assert resumed.keys() == uninterrupted.keys() and all(torch.equal(resumed[k], uninterrupted[k]) for k in resumed)
     log_after = [json.loads(line) for line in (machines[0] / "training_log.jsonl").read_text().splitlines()]
     assert [(r["step"], r["loss"]) for r in log_after] == [(r["step"], r["loss"]) for r in two_machines]
+    # resumed once more, the finished run is recognised on both machines (machine 1's folder holds no
+    # results) and nothing changes
+    accelerate_launch_two_machines(TRAIN, *two_machine_run, "--resume_from_checkpoint", "latest", output_dirs=machines)
+    again = load_file(machines[0] / "model.safetensors")
+    assert all(torch.equal(again[k], resumed[k]) for k in resumed)
 
 
 def test_clear_default_recipe_runs_on_two_machines_without_a_shared_disk(tmp_path):

@@ -3,7 +3,7 @@ any moment leaves either no `step_N` folder or a complete one; found again by `l
 `--checkpoints_total_limit N`, only the newest N complete ones are kept.
 
 Machines that share no disk (each with its own `--output_dir`) each keep whole checkpoints
-(`checkpoints_per_machine`): every machine's first process writes the model, optimiser and
+(`keep_checkpoints_per_machine`): every machine's first process writes the model, optimiser and
 scheduler into its own folder (accelerate's `save_on_each_node`), every process its random state,
 and a resume takes the newest step that every machine holds (`agreed_checkpoint`).
 
@@ -21,12 +21,12 @@ import re
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from accelerate import Accelerator
 from accelerate.utils import broadcast_object_list, gather_object
 
-from .output_folder import prepare_output_dir
+from .output_folder import PROBE_PREFIX, prepare_output_dir
 
 CHECKPOINT_PATTERN = re.compile(r"^step_(\d+)$")
 COMPLETE_MARKER = "checkpoint_complete.json"
@@ -41,8 +41,10 @@ def save_checkpoint(
     total_limit: Optional[int] = None, resumed_from: Optional[Path] = None, extra: Optional[dict] = None,
 ) -> Path:  # fmt: skip
     """`accelerator.save_state` into `checkpoints/.tmp-step_N`, then a completion marker (step,
-    epoch, the run's `fingerprint` and any `extra` entries, e.g. stream positions), then an atomic rename to `checkpoints/step_N`; with
-    `total_limit`, then `rotate_checkpoints`."""
+    epoch, the run's `fingerprint` and any `extra` entries, e.g. stream positions), then an atomic
+    rename to `checkpoints/step_N`; with `total_limit`, once every process has renamed,
+    `rotate_checkpoints`. The main process writes, or each machine's first process into its own
+    folder when machines keep their own checkpoints (`keep_checkpoints_per_machine`)."""
     final = checkpoint_dir(output_dir) / f"step_{step}"
     temporary = checkpoint_dir(output_dir) / f".tmp-step_{step}"
     writer = accelerator.is_local_main_process if accelerator.project_configuration.save_on_each_node else accelerator.is_main_process
@@ -56,8 +58,9 @@ def save_checkpoint(
         if final.exists():
             shutil.rmtree(final)
         os.replace(temporary, final)
-        if total_limit is not None:
-            rotate_checkpoints(output_dir, total_limit, keep_also=[final] + ([resumed_from] if resumed_from else []))
+    accelerator.wait_for_everyone()  # (no machine deletes an older checkpoint before every machine holds the new one)
+    if writer and total_limit is not None:
+        rotate_checkpoints(output_dir, total_limit, keep_also=[final] + ([resumed_from] if resumed_from else []))
     accelerator.wait_for_everyone()
     return final
 
@@ -106,23 +109,31 @@ def keep_checkpoints_per_machine(accelerator: Accelerator, output_dir: str, resu
 
 
 def _unshared_output_dirs(accelerator: Accelerator, output_dir: str) -> bool:
-    """Whether some process does not see a probe file the main process writes into `output_dir`."""
-    probe = Path(output_dir) / f".probe-{broadcast_object_list([uuid.uuid4().hex])[0]}"
-    if accelerator.is_main_process:
-        probe.parent.mkdir(parents=True, exist_ok=True)
-        probe.touch()
+    """Whether the machines' `output_dir` are not one folder: every machine's first process writes a
+    probe file into its own, and every process says whose probes it sees. One folder for all, or
+    one folder for each machine; anything between (some machines sharing a folder, others not) is
+    refused, as the shared folder would get two writers."""
+    token = broadcast_object_list([uuid.uuid4().hex])[0]
+    mine = Path(output_dir) / f"{PROBE_PREFIX}{token}-{accelerator.process_index}"
+    if accelerator.is_local_main_process:
+        mine.parent.mkdir(parents=True, exist_ok=True)
+        mine.touch()
     accelerator.wait_for_everyone()
-    seen = gather_object([(accelerator.is_local_main_process, probe.exists())])
+    seen = sorted(int(p.name.rsplit("-", 1)[1]) for p in Path(output_dir).glob(f"{PROBE_PREFIX}{token}-*"))
+    everyone = gather_object([(accelerator.process_index, accelerator.is_local_main_process, seen)])
     accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        probe.unlink()
-    machines = [sees for first, sees in seen[1:] if first]  # (the first process of every other machine)
-    if any(machines) and not all(machines):
+    if accelerator.is_local_main_process:
+        mine.unlink()
+    firsts = [index for index, first, _ in everyone if first]
+    if all(seen == firsts for _, _, seen in everyone):
+        return False
+    if any(first and seen != [index] for index, first, seen in everyone):
         raise ValueError(
-            f"Some machines see machine 0's --output_dir {output_dir} and others do not. Give every machine the same "
+            f"Some machines share an --output_dir ({output_dir}) and others do not (the probe files each machine's first "
+            f"process sees, by process: {[(index, seen) for index, _, seen in everyone]}). Give every machine the same "
             "shared folder, or every machine its own (then each keeps its own checkpoints)."
         )
-    return not all(sees for _, sees in seen)
+    return True
 
 
 def agreed_checkpoint(accelerator: Accelerator, output_dir: str, resume_from_checkpoint: str) -> Path:
@@ -143,7 +154,7 @@ def agreed_checkpoint(accelerator: Accelerator, output_dir: str, resume_from_che
         return checkpoint_dir(output_dir) / f"step_{max(common)}"
     try:
         step = read_marker(find_checkpoint(output_dir, resume_from_checkpoint))["step"]
-    except FileNotFoundError:
+    except (OSError, ValueError, KeyError):  # (missing, incomplete or unreadable here: refused on every process below)
         step = None
     steps = gather_object([step])
     if None in steps or len(set(steps)) > 1:
@@ -152,6 +163,23 @@ def agreed_checkpoint(accelerator: Accelerator, output_dir: str, resume_from_che
             f"(its step by process: {steps}). Copy machine 0's into every machine's folder, or use latest."
         )
     return Path(resume_from_checkpoint)
+
+
+def on_every_process(accelerator: Accelerator, action: Callable[[], Any]) -> Any:
+    """`action()` on every process (an action without collectives); when it fails on any process,
+    every process raises, so that none is left waiting for the others in a collective."""
+    try:
+        result, error = action(), None
+    except (OSError, ValueError, KeyError, RuntimeError) as caught:
+        result, error = None, caught
+    if accelerator.num_processes > 1:
+        failures = [f for f in gather_object([None if error is None else (accelerator.process_index, str(error))]) if f]
+        if failures and error is None:
+            index, message = failures[0]
+            raise RuntimeError(f"Process {index} (another machine's folder) could not resume: {message}")
+    if error is not None:
+        raise error
+    return result
 
 
 def find_checkpoint(output_dir: str, resume_from_checkpoint: str) -> Path:

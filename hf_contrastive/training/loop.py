@@ -41,7 +41,7 @@ from ..hub import HubPushError, create_repository, push_to_hub, write_model_card
 from ..optim import LARS, get_cosine_schedule_with_warmup, lars_param_groups, scale_learning_rate
 from .arguments import RESULT_OPTIONS, UNSAVED_OPTIONS, ContrastiveTrainingArguments
 from .checkpoints import (
-    agreed_checkpoint, find_checkpoint, keep_checkpoints_per_machine, load_checkpoint, read_marker, resume_fingerprint, resume_mismatches,
+    agreed_checkpoint, find_checkpoint, keep_checkpoints_per_machine, on_every_process, load_checkpoint, read_marker, resume_fingerprint, resume_mismatches,
     save_checkpoint, truncate_log,
 )  # fmt: skip
 from .gradcache import batch_norm_in_chunks, cached_gradient_step, exact_chunks_advice
@@ -118,8 +118,9 @@ def _checkpointing_every(value: Optional[str]) -> Optional[int]:
 
 
 def create_accelerator(args: ContrastiveTrainingArguments) -> Accelerator:
-    """The run's accelerator; the main process also checks the output folder and, with
-    `--push_to_hub`, creates the repository (a bad token fails now, not after training)."""
+    """The run's accelerator; the main process also checks the output folder (each machine its own
+    when the machines share no disk) and, with `--push_to_hub`, creates the repository (a bad token
+    fails now, not after training)."""
     report_to = None if args.report_to == "none" else args.report_to
     cuda_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     precision = default_mixed_precision(args.mixed_precision, os.environ, cuda_bf16)
@@ -254,7 +255,31 @@ def resume(run: TrainingRun) -> None:
     args, accelerator = run.args, run.accelerator
     path = agreed_checkpoint(accelerator, args.output_dir, args.resume_from_checkpoint)
     run.resumed_from = path
-    marker = read_marker(path)
+    marker = on_every_process(accelerator, lambda: _checked_marker(run, path))  # (machines may hold their own)
+    run.completed_steps = marker["step"]
+    finished = [finished_run_step(args.output_dir)]  # (machine 0's folder holds the finished run's files)
+    if accelerator.num_processes > 1:
+        broadcast_object_list(finished)
+    if run.completed_steps >= run.max_train_steps and finished[0] == run.completed_steps:
+        run.finished_before = True
+        accelerator.print(
+            f"{args.output_dir} holds a finished run ({run.completed_steps} steps, the last checkpoint {path.name}): "
+            "nothing to do, nothing changed."
+        )
+        return
+    accelerator.print(f"Resuming from {path} (step {run.completed_steps} of {run.max_train_steps})")
+    on_every_process(accelerator, lambda: load_checkpoint(accelerator, path))
+    if run.stream_position is not None:
+        run.stream_position = StreamPosition(*marker["stream_positions"][accelerator.process_index])
+    if accelerator.is_main_process:
+        truncate_log(Path(args.output_dir, TRAINING_LOG), run.completed_steps)
+    run.start_epoch = run.completed_steps // run.steps_per_epoch
+    run.resume_micro_steps = (run.completed_steps % run.steps_per_epoch) * args.gradient_accumulation_steps
+
+
+def _checked_marker(run: TrainingRun, path: Path) -> dict:
+    """The checkpoint's marker, once its fingerprint says it belongs to this run."""
+    args, marker = run.args, read_marker(path)
     if "fingerprint" not in marker and not args.ignore_resume_mismatch:
         raise ValueError(
             f"{path} was written before checkpoints recorded their run's options, so this run cannot check that it "
@@ -270,25 +295,7 @@ def resume(run: TrainingRun) -> None:
         )
     if differences:
         logger.warning(f"Resuming {path} despite {len(differences)} difference(s) (--ignore_resume_mismatch).", main_process_only=True)
-    run.completed_steps = marker["step"]
-    finished = [finished_run_step(args.output_dir)]  # (machine 0's folder holds the finished run's files)
-    if accelerator.num_processes > 1:
-        broadcast_object_list(finished)
-    if run.completed_steps >= run.max_train_steps and finished[0] == run.completed_steps:
-        run.finished_before = True
-        accelerator.print(
-            f"{args.output_dir} holds a finished run ({run.completed_steps} steps, the last checkpoint {path.name}): "
-            "nothing to do, nothing changed."
-        )
-        return
-    accelerator.print(f"Resuming from {path} (step {run.completed_steps} of {run.max_train_steps})")
-    load_checkpoint(accelerator, path)
-    if run.stream_position is not None:
-        run.stream_position = StreamPosition(*marker["stream_positions"][accelerator.process_index])
-    if accelerator.is_main_process:
-        truncate_log(Path(args.output_dir, TRAINING_LOG), run.completed_steps)
-    run.start_epoch = run.completed_steps // run.steps_per_epoch
-    run.resume_micro_steps = (run.completed_steps % run.steps_per_epoch) * args.gradient_accumulation_steps
+    return marker
 
 
 def _log_step(run: TrainingRun, outputs, epoch: int, window: dict) -> None:
@@ -449,9 +456,9 @@ def train(
     signals = StopSignals()
     try:
         run = setup(args, build_recipe, options or {})
-        if run.finished_before:
+        if run.finished_before:  # (its results are in machine 0's folder; other processes return {} as finish() does)
             run.accelerator.end_training()
-            return json.loads(Path(args.output_dir, "eval_results.json").read_text())
+            return json.loads(Path(args.output_dir, "eval_results.json").read_text()) if run.accelerator.is_main_process else {}
         run.signals, signals.deferred = signals, True  # a signal now stops at the end of a step
         for epoch in range(run.start_epoch, run.num_epochs):
             if run.completed_steps >= run.max_train_steps:  # (a resume at the last step trains no further)
@@ -475,7 +482,8 @@ def _report_stop(args: ContrastiveTrainingArguments, stop: StopRequested) -> Non
         return
     try:
         where = f"The latest complete checkpoint is {find_checkpoint(args.output_dir, 'latest')}"
-        advice = "resume with the same command and --resume_from_checkpoint latest."
+        advice = ("resume with the same command and --resume_from_checkpoint latest (machines that keep their own "
+                  "checkpoints resume from the newest step every machine holds).")
     except FileNotFoundError:
         where, advice = "No checkpoint was written", "start the same command again."
     print(f"Stopped by {stop}. {where}; {advice}", flush=True)

@@ -18,6 +18,9 @@ import re
 from pathlib import Path
 from typing import Optional
 
+#: files of this prefix tell which processes see which output folder (training/checkpoints.py)
+PROBE_PREFIX = ".probe-"
+
 PREVIOUS_RUN = re.compile(r"^previous_run_(\d+)$")
 #: written last by a finished run (the model card), and the results that name its steps
 FINISHED_MARKER, RESULTS = "README.md", "train_results.json"
@@ -29,7 +32,8 @@ def prepare_output_dir(output_dir: str, resume: bool, overwrite: bool) -> Option
     output = Path(output_dir)
     if output.exists() and not output.is_dir():
         raise NotADirectoryError(f"--output_dir {output} exists and is not a folder.")
-    existing = sorted(p.name for p in output.iterdir()) if output.exists() else []
+    # (a probe file left by a run killed at start-up is not a result: see training/checkpoints.py)
+    existing = sorted(p.name for p in output.iterdir() if not p.name.startswith(PROBE_PREFIX)) if output.exists() else []
     if resume and overwrite:
         raise ValueError(
             "--overwrite_output_dir starts a clean run (the previous one is moved aside) and "
