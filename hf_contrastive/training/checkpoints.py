@@ -89,22 +89,18 @@ def rotate_checkpoints(output_dir: str, total_limit: int, keep_also: list[Path])
 
 def keep_checkpoints_per_machine(accelerator: Accelerator, output_dir: str, resume: bool, overwrite: bool) -> bool:
     """Whether each machine must keep its own checkpoints, and if so, make it so: True when the
-    processes do not all see the main process's `output_dir` (a probe file it writes there); then
-    accelerate saves on each machine (`save_on_each_node`) and every other machine's folder gets
-    the checks machine 0's got (`prepare_output_dir`). Machines of which some share machine 0's
-    folder and others do not are refused: a shared folder would get two writers."""
+    machines' `output_dir` are a folder each (`_unshared_output_dirs`); then accelerate saves on
+    each machine (`save_on_each_node`) and every other machine's folder gets the checks machine 0's
+    got (`prepare_output_dir`)."""
     if accelerator.num_processes == 1 or not _unshared_output_dirs(accelerator, output_dir):
         return False
     accelerator.project_configuration.save_on_each_node = True
-    problem = None
-    if accelerator.is_local_main_process and not accelerator.is_main_process:
-        try:
+
+    def check_own_folder() -> None:
+        if accelerator.is_local_main_process and not accelerator.is_main_process:
             prepare_output_dir(output_dir, resume, overwrite)
-        except (OSError, ValueError) as error:
-            problem = f"process {accelerator.process_index}'s machine: {error}"
-    problems = [p for p in gather_object([problem]) if p]
-    if problems:  # (raised on every process, so that none waits for the others)
-        raise ValueError(problems[0])
+
+    on_every_process(accelerator, check_own_folder, "use its --output_dir")
     return True
 
 
@@ -165,9 +161,10 @@ def agreed_checkpoint(accelerator: Accelerator, output_dir: str, resume_from_che
     return Path(resume_from_checkpoint)
 
 
-def on_every_process(accelerator: Accelerator, action: Callable[[], Any]) -> Any:
+def on_every_process(accelerator: Accelerator, action: Callable[[], Any], what: str = "resume") -> Any:
     """`action()` on every process (an action without collectives); when it fails on any process,
-    every process raises, so that none is left waiting for the others in a collective."""
+    every process raises (the others saying that process could not do `what`), so that none is
+    left waiting for the others in a collective."""
     try:
         result, error = action(), None
     except (OSError, ValueError, KeyError, RuntimeError) as caught:
@@ -176,7 +173,7 @@ def on_every_process(accelerator: Accelerator, action: Callable[[], Any]) -> Any
         failures = [f for f in gather_object([None if error is None else (accelerator.process_index, str(error))]) if f]
         if failures and error is None:
             index, message = failures[0]
-            raise RuntimeError(f"Process {index} (another machine's folder) could not resume: {message}")
+            raise RuntimeError(f"Process {index} (another machine's folder) could not {what}: {message}")
     if error is not None:
         raise error
     return result
